@@ -1,0 +1,53 @@
+"""Headless API of napari-segsuite: numpy in, numpy out. Never imports napari or Qt.
+
+Names are loaded lazily, so ``import napari_segsuite.core`` stays cheap and torch is only imported
+by the backends that need it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# public name -> submodule defining it
+_EXPORTS = {
+    "as_labels": "labels",
+    "relabel_sequential": "labels",
+    "smallest_uint_dtype": "labels",
+    "Progress": "progress",
+    "run": "progress",
+    "Cancelled": "progress",
+    "terminal_progress": "progress",
+    "select_device": "device",
+    "read_image": "io",
+    "write_tiff": "io",
+    "iou": "metrics",
+    "dice": "metrics",
+    "pixel_accuracy": "metrics",
+    "average_precision": "metrics",
+    "match_instances": "metrics",
+    "evaluate_segmentation": "metrics",
+    "DatasetItem": "dataset",
+    "export_dataset": "dataset",
+    "iter_export_dataset": "dataset",
+    "load_dataset": "dataset",
+    "synthetic_nuclei": "synthetic",
+    "synthetic_histology": "synthetic",
+    "synthetic_nuclei_3d": "synthetic",
+    "sample_path": "samples",
+    "load_sample": "samples",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'napari_segsuite.core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

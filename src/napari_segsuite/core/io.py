@@ -1,0 +1,97 @@
+"""Reading and writing image files safely (atomic writes, clear errors)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["read_image", "write_tiff", "atomic_path", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".npy")
+
+
+def read_image(path) -> np.ndarray:
+    """Read a TIFF, PNG/JPEG or ``.npy`` file into a numpy array.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file cannot be read as an image (corrupt, truncated or of another kind).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file.")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, expected an image file.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            return tifffile.imread(path)
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        import skimage.io
+
+        return np.asarray(skimage.io.imread(path))
+    except (FileNotFoundError, MemoryError):
+        raise
+    except Exception as exc:  # corrupt files raise all sorts of things
+        raise ValueError(f"{path}: could not be read as an image ({type(exc).__name__}: {exc}).") from exc
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    Nothing half-written is ever left under the final name: on error the temporary file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_tiff(path, data: np.ndarray, *, compression: str | None = "zlib", **kwargs) -> Path:
+    """Write ``data`` to a TIFF file atomically (temporary name, then rename).
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination.
+    data : numpy.ndarray
+        Array to write; dtype and shape are kept exactly.
+    compression : str or None
+        ``"zlib"`` (lossless, default) or None.
+    """
+    import tifffile
+
+    path = Path(path)
+    extra = dict(kwargs)
+    if compression:
+        extra.setdefault("compression", compression)
+        if compression == "zlib":
+            extra.setdefault("compressionargs", {"level": 6})
+    try:
+        with atomic_path(path) as tmp:
+            tifffile.imwrite(tmp, np.asarray(data), **extra)
+    except PermissionError as exc:
+        raise PermissionError(f"{path}: cannot write here ({exc.strerror}); choose another folder.") from exc
+    except OSError as exc:
+        if exc.errno == 28:  # ENOSPC
+            raise OSError(exc.errno, f"{path}: the disk is full; nothing was written.") from exc
+        raise
+    return path
