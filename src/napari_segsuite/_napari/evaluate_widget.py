@@ -20,7 +20,7 @@ _ROWS = [("IoU", "iou"), ("Dice", "dice"), ("Pixel accuracy", "pixel_accuracy"),
 class EvaluateWidget(Container):
     """Compare a prediction with ground truth: IoU, Dice, pixel accuracy, AP at IoU thresholds."""
 
-    def __init__(self, viewer: "napari.viewer.Viewer"):
+    def __init__(self, viewer: napari.viewer.Viewer):
         self._viewer = viewer
         self.gt = ComboBox(label="ground truth", choices=self._labels_layers, nullable=True)
         self.pred = ComboBox(label="prediction", choices=self._labels_layers, nullable=True)
