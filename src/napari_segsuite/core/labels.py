@@ -60,7 +60,9 @@ def as_labels(labels, *, name: str = "labels", ndim: tuple[int, ...] = (2, 3)) -
         lo = arr.min()
         if lo < 0:
             raise ValueError(f"{name}: labels must be >= 0 (0 = background); found the value {lo:g}.")
-    hi = arr.max()
+    # Compare as Python ints: numpy would cast the limits to a float32/float16 input's type and round
+    # them (2**31 - 1 becomes 2**31 in float32), letting 2**31 wrap to a negative id and 2**32 to 0.
+    hi = int(arr.max())
     if hi > np.iinfo(np.uint32).max:
         raise ValueError(f"{name}: label id {hi} does not fit in 32 bits.")
     dtype = np.int32 if hi <= np.iinfo(np.int32).max else np.uint32
