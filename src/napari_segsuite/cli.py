@@ -16,6 +16,13 @@ class CLIError(Exception):
     """A user error to print as one line (exit code 2)."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (``segsuite VERB: error: ...``), exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="compare predicted labels with ground truth (files or folders)")
     p.add_argument("gt", type=Path, help="ground-truth label image, or a folder of them")
@@ -90,6 +97,9 @@ def _cmd_demo(args) -> int:
     if args.headless is not None:
         from napari_segsuite.core.demo import run_headless_demo
 
+        if args.headless.exists() and not args.headless.is_dir():
+            raise CLIError(f"{args.headless}: exists and is not a folder; give a folder for the results.")
+
         run_headless_demo(args.headless, out=sys.stdout)
         return 0
     from napari_segsuite._napari.demo import open_demo_viewer
@@ -99,7 +109,7 @@ def _cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="segsuite", description="napari-segsuite: segmentation and training data tools")
+    parser = _Parser(prog="segsuite", description="napari-segsuite: segmentation and training data tools")
     parser.add_argument("--version", action="version", version=f"napari-segsuite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_demo, _add_evaluate):
@@ -115,8 +125,11 @@ def main(argv=None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (CLIError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except (CLIError, ValueError, OSError) as exc:  # OSError: missing, unwritable, full disk, ...
         print(f"segsuite {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"segsuite {args.command}: error: not enough memory for this input.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"segsuite {args.command}: interrupted", file=sys.stderr)
