@@ -111,8 +111,9 @@ def assert_user_error(argv, capsys, outputs=(), match=None, files=None):
     rc, out, err = run_cli(argv, capsys)
     lines = err.strip().splitlines()
     assert "Traceback" not in err, err
-    assert rc == 2, f"exit code {rc} for {argv}; stderr: {err!r}"
-    assert len(lines) == 1, f"expected one stderr line for {argv}, got:\n{err}"
+    shown = " ".join(Path(str(a)).name if "/" in str(a) else str(a) for a in argv)
+    assert rc == 2, f"exit code {rc} for `{shown}`; stderr: {' | '.join(lines)[:300]}"
+    assert len(lines) == 1, f"{len(lines)} stderr lines for `{shown}`: {' | '.join(lines)[:300]}"
     assert lines[0].startswith("segsuite"), lines[0]
     if match is not None:
         assert any(m.lower() in lines[0].lower() for m in ([match] if isinstance(match, str) else match)), lines[0]
