@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException, limit: int = 500) -> str:
+    """The message of ``exc`` on one line (library messages can span many), at most ``limit`` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -126,7 +132,7 @@ def main(argv=None) -> int:
     try:
         return int(args.func(args) or 0)
     except (CLIError, ValueError, OSError) as exc:  # OSError: missing, unwritable, full disk, ...
-        print(f"segsuite {args.command}: error: {exc}", file=sys.stderr)
+        print(f"segsuite {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except MemoryError:
         print(f"segsuite {args.command}: error: not enough memory for this input.", file=sys.stderr)

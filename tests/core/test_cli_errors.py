@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,36 @@ def files(tmp_path_factory):
     nan_image[10:20, 10:20] = np.nan
     f["nan_image"] = write_tiff(d / "nan_image.tif", nan_image)
     f["small_labels"] = write_tiff(d / "small_labels.tif", labels[:32, :32].astype(np.uint16))
+    _add_datasets(f, d, image, labels)
     return f
+
+
+def _add_datasets(f, d, image, labels):
+    """Training folders: a good one and broken ones."""
+    from napari_segsuite.core.dataset import export_dataset
+
+    image2, labels2 = synthetic_nuclei((64, 64), n_nuclei=6, seed=1)
+    f["dataset"] = export_dataset(d / "dataset", [("a", image, labels), ("b", image2, labels2)])
+    f["empty_dir"] = d / "empty_dir"
+    f["empty_dir"].mkdir()
+    bad = {"ds_corrupt": ("corrupt", "labels"), "ds_negative": ("image", "negative"),
+           "ds_fractional": ("image", "fractional"), "ds_shape": ("image", "small_labels"),
+           "ds_4d": ("image", "4d")}
+    for name, (img_key, mask_key) in bad.items():  # cellpose-style pairs NAME.tif + NAME_masks.tif
+        folder = d / name
+        folder.mkdir()
+        (folder / "x.tif").write_bytes(f[img_key].read_bytes())
+        (folder / "x_masks.tif").write_bytes(f[mask_key].read_bytes())
+        f[name] = folder
+    f["ds_foreign_json"] = d / "ds_foreign_json"
+    f["ds_foreign_json"].mkdir()
+    (f["ds_foreign_json"] / "dataset.json").write_text('{"format": "something-else", "items": []}')
+    f["ds_broken_json"] = d / "ds_broken_json"
+    f["ds_broken_json"].mkdir()
+    (f["ds_broken_json"] / "dataset.json").write_text('{"format": "segsuite-dataset", "items": [')
+    f["ds_missing_item"] = d / "ds_missing_item"
+    export_dataset(f["ds_missing_item"], [("a", image, labels)])
+    (f["ds_missing_item"] / "masks" / "a.tif").unlink()
 
 
 # Bad inputs every verb reading an image or labels file must refuse.
@@ -185,6 +215,104 @@ def _grabcut_cases(f, out):
     yield "output-not-tif", ["grabcut", f["image"], *box, "-o", out / "gc.png"], [out / "gc.png"]
 
 
+BAD_DATASETS = ["missing", "labels", "empty_dir", "ds_corrupt", "ds_negative", "ds_fractional", "ds_shape", "ds_4d",
+                "ds_foreign_json", "ds_broken_json", "ds_missing_item"]
+# Small enough that a parameter check that comes too late still ends in seconds.
+QUICK_TRAIN = {
+    "unet": ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "1", "--patch-size", "32", "--base", "4",
+             "--depth", "1", "--device", "cpu"],
+    "maskrcnn": ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "1", "--crop-size", "64",
+                 "--device", "cpu"],
+}
+BAD_TRAIN_PARAMS = {
+    "unet": [["--epochs", "0"], ["--epochs", "-1"], ["--steps-per-epoch", "0"], ["--batch-size", "0"],
+             ["--patch-size", "0"], ["--patch-size", "-32"], ["--base", "0"], ["--depth", "-1"], ["--depth", "12"],
+             ["--lr", "0"], ["--lr", "-1"], ["--lr", "nan"], ["--val-fraction", "1.5"], ["--val-fraction", "-0.1"],
+             ["--w0", "-1"], ["--sigma", "0"], ["--device", "cuda:7"], ["--device", "gpu-please"],
+             ["--time-limit", "-1"], ["--classes", "4"], ["--patience", "-1"], ["--epochs", "two"]],
+    "maskrcnn": [["--epochs", "0"], ["--epochs", "-1"], ["--steps-per-epoch", "0"], ["--batch-size", "0"],
+                 ["--crop-size", "0"], ["--crop-size", "-64"], ["--width", "0"], ["--anchor-sizes", "a,b"],
+                 ["--anchor-sizes", "-8,16,32,64,128"], ["--image-scale", "0"], ["--image-scale", "-1"],
+                 ["--lr", "0"], ["--lr", "nan"], ["--channel-axis", "5"], ["--device", "cuda:7"],
+                 ["--device", "gpu-please"], ["--time-limit", "-1"], ["--backbone", "vgg"]],
+}
+
+
+def _train_parsers() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and "train" in action.choices:
+            for sub in action.choices["train"]._actions:
+                if isinstance(sub, argparse._SubParsersAction):
+                    return dict(sub.choices)
+    return {}
+
+
+def _train_cases(f, out):
+    for kind, kind_parser in sorted(_train_parsers().items()):
+        options = {opt for a in kind_parser._actions for opt in a.option_strings}
+        target = out / f"{kind}.pt"
+        quick = QUICK_TRAIN.get(kind, [])
+        for bad in BAD_DATASETS:
+            yield f"{kind}-dataset-{bad}", ["train", kind, f[bad], "-o", target, *quick], [target]
+        for params in BAD_TRAIN_PARAMS.get(kind, []):
+            yield f"{kind}-param" + "".join(params), ["train", kind, f["dataset"], "-o", target, *quick, *params], [target]
+        yield f"{kind}-output-not-pt", ["train", kind, f["dataset"], "-o", out / "model.tif", *quick], [out / "model.tif"]
+        yield f"{kind}-output-is-folder", ["train", kind, f["dataset"], "-o", f["empty_dir"], *quick], []
+        for bad in ("missing", "corrupt", "labels"):
+            for flag in ("--resume", "--init"):
+                if flag in options:
+                    yield (f"{kind}-{flag}-{bad}",
+                           ["train", kind, f["dataset"], "-o", target, *quick, flag, f[bad]], [target])
+
+
+def _model_files(f, d):
+    """A working model (the shipped sample) and broken model files."""
+    import torch
+
+    from napari_segsuite.core.samples import sample_path
+
+    try:
+        f["model"] = Path(sample_path("unet_nuclei.pt"))
+    except (ValueError, FileNotFoundError):
+        f["model"] = None
+    if f["model"] is not None and not f["model"].exists():
+        f["model"] = None
+    f["model_code"] = d / "model_code.pt"
+    torch.save({"format": "segsuite-model", "version": 1, "kind": "unet",
+                "x": _TouchOnUnpickle(f["pickle_side_effect"])}, f["model_code"])
+    f["model_foreign"] = d / "model_foreign.pt"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), f["model_foreign"])
+    f["model_newer"] = d / "model_newer.pt"
+    torch.save({"format": "segsuite-model", "version": 99, "kind": "unet", "config": {}, "normalization": {},
+                "state_dict": {}}, f["model_newer"])
+    f["model_kind"] = d / "model_kind.pt"
+    torch.save({"format": "segsuite-model", "version": 1, "kind": "stardist", "config": {}, "normalization": {},
+                "state_dict": {}}, f["model_kind"])
+    f["model_mismatch"] = d / "model_mismatch.pt"
+    torch.save({"format": "segsuite-model", "version": 1, "kind": "unet", "config": {"base": 4, "depth": 1},
+                "normalization": {}, "state_dict": {"nonsense.weight": torch.zeros(3)}}, f["model_mismatch"])
+
+
+def _predict_cases(f, out):
+    if "model_code" not in f:
+        _model_files(f, f["dir"])
+    target = out / "pred.tif"
+    for bad in ("missing", "corrupt", "empty", "text", "labels", "model_code", "model_foreign", "model_newer",
+                "model_kind", "model_mismatch", "folder_named_tif"):
+        yield f"model-{bad}", ["predict", f[bad], f["image"], "-o", target], [target]
+    if f["model"] is None:
+        return
+    for bad in BAD_IMAGES:
+        yield f"input-{bad}", ["predict", f["model"], f[bad], "-o", target], [target]
+    yield "input-empty-folder", ["predict", f["model"], f["empty_dir"], "-o", out / "preds"], [out / "preds"]
+    yield "several-into-a-file", ["predict", f["model"], f["image"], f["labels"], "-o", target], [target]
+    for params in (["--tile-size", "0"], ["--tile-size", "-64"], ["--tile-size", "3"], ["--min-size", "-1"],
+                   ["--channel-axis", "5"], ["--device", "cuda:7"], ["--device", "gpu-please"],
+                   ["--tile-size", "big"]):
+        yield "param" + "".join(params), ["predict", f["model"], f["image"], "-o", target, *params], [target]
+
+
 def _demo_cases(f, out):
     yield "headless-into-a-file", ["demo", "--headless", f["labels"]], []
 
@@ -195,13 +323,13 @@ SPECS = {
     "superpixels": _superpixels_cases,
     "grabcut": _grabcut_cases,
     "demo": _demo_cases,
+    "train": _train_cases,
+    "predict": _predict_cases,
 }
-# train and predict have their own tests below (they need a dataset and a checkpoint).
-SPECIAL = {"train", "predict"}
 
 
 def test_every_verb_has_a_spec():
-    missing = VERBS - set(SPECS) - SPECIAL
+    missing = VERBS - set(SPECS)
     assert not missing, f"add error cases for: {sorted(missing)}"
 
 
@@ -218,6 +346,12 @@ def test_user_errors_are_one_line_exit_2_and_leave_nothing(verb, files, tmp_path
         except Exception as exc:  # escaped main(): the user would see a traceback
             failures.append(f"{case}: traceback: {type(exc).__name__}: {exc}")
             capsys.readouterr()
+        finally:  # a case that wrongly succeeded must not make the next one fail
+            for path in map(Path, outputs):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
     assert not failures, "\n".join(failures)
 
 
