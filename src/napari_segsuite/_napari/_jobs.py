@@ -6,17 +6,36 @@ only yields :class:`napari_segsuite.core.progress.Progress` events and returns i
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from magicgui.widgets import Container, Label, ProgressBar, PushButton
 
 __all__ = ["JobControls"]
 
+_CANCELLED = object()
 
-def _drain(gen_func, args, kwargs):
-    # A generator function for napari's GeneratorWorker: re-yield events, return the result.
-    result = yield from gen_func(*args, **kwargs)
-    return result
+
+def _drain(gen_func, args, kwargs, stop: threading.Event):
+    """The worker's generator: re-yield the job's events, return its result.
+
+    Cancel is checked each time the job yields. The job is then closed *in the worker thread*, so
+    its ``finally``/``with`` blocks run at once (temporary files removed, thread-local state such as
+    torch autocast restored where it was set). ``worker.quit()`` would instead leave the job
+    suspended until garbage collection, with its half-written files on disk.
+    """
+    gen = gen_func(*args, **kwargs)
+    try:
+        while True:
+            if stop.is_set():
+                return _CANCELLED
+            try:
+                event = next(gen)
+            except StopIteration as done:
+                return done.value
+            yield event
+    finally:
+        gen.close()
 
 
 class JobControls(Container):
@@ -36,6 +55,7 @@ class JobControls(Container):
         self._cancel.changed.connect(self.cancel)
         super().__init__(widgets=[self._bar, self._status, self._cancel], labels=False)
         self.worker = None
+        self._stop = threading.Event()
         self.cancelled = False
         self.on_running_changed: list[Callable[[bool], None]] = []
 
@@ -61,12 +81,17 @@ class JobControls(Container):
         RuntimeError
             If a job is already running (the widget should disable its Run button meanwhile).
         """
-        from napari.qt.threading import create_worker
+        # superqt's worker (napari's thread worker base) rather than napari's create_worker: napari's
+        # adds a notification with a traceback for every error and re-raises it in the event loop, on
+        # top of ours. Here an error is one clear notification and the widget carries on.
+        from superqt.utils import create_worker
 
         if self.worker is not None:
             raise RuntimeError("a job is already running; wait for it or press Cancel.")
         self.cancelled = False
-        worker = create_worker(_drain, gen_func, args, kwargs, _start_thread=False)
+        self._stop = threading.Event()
+        worker = create_worker(_drain, gen_func, args, kwargs, self._stop, _start_thread=False,
+                               _ignore_errors=True)
         self.worker = worker
 
         def yielded(event):
@@ -81,7 +106,7 @@ class JobControls(Container):
                 on_yielded(event)
 
         def returned(result):
-            if self.cancelled:
+            if self.cancelled or result is _CANCELLED:
                 return
             self._status.value = "done"
             if on_returned is not None:
@@ -107,6 +132,12 @@ class JobControls(Container):
             if on_finished is not None:
                 on_finished()
 
+        def warned(warning_args):
+            from napari.utils.notifications import show_warning
+
+            show_warning(str(warning_args[0]))
+
+        worker.warned.connect(warned)
         worker.yielded.connect(yielded)
         worker.returned.connect(returned)
         worker.errored.connect(errored)
@@ -126,7 +157,7 @@ class JobControls(Container):
         if self.worker is not None:
             self.cancelled = True
             self._status.value = "cancelling..."
-            self.worker.quit()
+            self._stop.set()
 
     @staticmethod
     def _notify_error(exc: BaseException) -> None:
