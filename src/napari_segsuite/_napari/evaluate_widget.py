@@ -89,5 +89,10 @@ class EvaluateWidget(Container):
                 kw = spatial_kwargs(pred_layer)
                 self._viewer.add_labels(fp, name=f"false positives ({pred_layer.name})", **kw)
                 self._viewer.add_labels(fn, name=f"false negatives ({pred_layer.name})", **kw)
+            elif errors is not None:
+                from napari.utils.notifications import show_warning
+
+                show_warning(f"'{pred_layer.name}' was removed during the evaluation: the metrics are shown, "
+                             "but the error layers were not added.")
 
         return self.jobs.start(iter_evaluate, gt, pred, self.mark_errors.value, on_returned=done)

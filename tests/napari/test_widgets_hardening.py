@@ -1,0 +1,221 @@
+"""Every widget with a background job, treated carelessly while the job runs.
+
+For each widget: remove or rename the selected layer mid-job, press Cancel mid-job, and start the job
+twice. The job is the widget's real core generator run through its real thread worker
+(``JobControls``); the test only holds it at its first progress event (a ``threading.Event`` gate
+wrapped around the core function) so it can act while the job is genuinely running.
+
+Expected: no exception escapes into the Qt event loop, problems become notifications, the widget
+stays usable (its run button enabled again and a new run works), a cancelled job adds nothing, and a
+second start while running is refused.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from napari_segsuite.core.progress import Progress
+
+
+@pytest.fixture
+def notes(monkeypatch):
+    import napari.utils.notifications as nn
+
+    shown = []
+    for kind in ("show_error", "show_warning", "show_info"):
+        monkeypatch.setattr(nn, kind, lambda msg, kind=kind: shown.append((kind, str(msg))))
+    return shown
+
+
+class Gate:
+    """Wraps a core generator function so each call stops after its first event until opened."""
+
+    def __init__(self, real):
+        self.real = real
+        self.started = threading.Event()
+        self.opened = threading.Event()
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        inner = self.real(*args, **kwargs)
+        gate = self
+
+        def gated():
+            gate.started.set()
+            yield Progress(0, None, "held by the test")
+            if not gate.opened.wait(60):
+                raise TimeoutError("the test never opened the gate")
+            result = yield from inner
+            return result
+
+        return gated()
+
+
+@dataclass
+class Spec:
+    """How to drive one widget."""
+
+    name: str
+    widget: str  # "module:Class"
+    core: list[str]  # "module:function" of the core generator(s) the run starts
+    setup: Callable  # (viewer, widget) -> the source layer the job reads
+    run: Callable  # (widget) -> worker or None
+    button: Callable  # (widget) -> the run PushButton
+    result_names: Callable = field(default=lambda source_name: [])  # names of layers a run adds
+
+
+def _labels_pair(seed=0):
+    from napari_segsuite.core.synthetic import synthetic_nuclei
+
+    image, labels = synthetic_nuclei((96, 96), n_nuclei=8, seed=seed)
+    return image, labels
+
+
+def _setup_evaluate(viewer, w):
+    _, gt = _labels_pair()
+    pred = np.roll(gt, 2, axis=1)
+    viewer.add_labels(gt, name="gt")
+    source = viewer.add_labels(pred, name="pred", scale=(2, 2))
+    w.gt.value = viewer.layers["gt"]
+    w.pred.value = source
+    w.mark_errors.value = True
+    return source
+
+
+SPECS = [
+    Spec("evaluate", "napari_segsuite._napari.evaluate_widget:EvaluateWidget",
+         ["napari_segsuite.core.metrics:iter_evaluate"], _setup_evaluate,
+         lambda w: w.run(), lambda w: w.run_button,
+         lambda src: [f"false positives ({src})", f"false negatives ({src})"]),
+]
+
+
+def _available(spec):
+    module, cls = spec.widget.split(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError):
+        return None
+
+
+PARAMS = [pytest.param(s, id=s.name, marks=pytest.mark.skipif(_available(s) is None, reason="not in this build"))
+          for s in SPECS]
+
+
+def _make(spec, viewer, monkeypatch):
+    """The widget, its source layer, and the gate around its core function."""
+    widget_cls = _available(spec)
+    widget = widget_cls(viewer)
+    gates = []
+    for target in spec.core:
+        module_name, func = target.split(":")
+        module = importlib.import_module(module_name)
+        gate = Gate(getattr(module, func))
+        monkeypatch.setattr(module, func, gate)
+        widget_module = importlib.import_module(spec.widget.split(":")[0])
+        if hasattr(widget_module, func):  # imported at module level
+            monkeypatch.setattr(widget_module, func, gate)
+        gates.append(gate)
+    source = spec.setup(viewer, widget)
+    return widget, source, gates
+
+
+def _start(spec, widget, gates):
+    worker = spec.run(widget)
+    assert worker is not None, f"{spec.name}: the run did not start (status: {widget.jobs.status!r})"
+    assert any(g.started.wait(20) for g in gates), "the job never started"
+    return worker
+
+
+def _finish(qtbot, worker, gates, widget):
+    with qtbot.waitSignal(worker.finished, timeout=60000):
+        for g in gates:
+            g.opened.set()
+    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=10000)
+
+
+def _run_to_end(qtbot, spec, widget, gates):
+    for g in gates:
+        g.started.clear()
+        g.opened.clear()
+    worker = _start(spec, widget, gates)
+    _finish(qtbot, worker, gates, widget)
+
+
+@pytest.mark.parametrize("spec", PARAMS)
+@pytest.mark.parametrize("action", ["remove", "rename"])
+def test_changing_the_source_layer_mid_job(spec, action, make_napari_viewer_proxy, qtbot, monkeypatch, notes):
+    viewer = make_napari_viewer_proxy()
+    widget, source, gates = _make(spec, viewer, monkeypatch)
+    name = source.name
+    before = {layer.name for layer in viewer.layers}
+    worker = _start(spec, widget, gates)
+    if action == "remove":
+        viewer.layers.remove(source)
+    else:
+        source.name = "renamed while running"
+    _finish(qtbot, worker, gates, widget)
+    assert spec.button(widget).enabled, "the widget stays usable"
+    added = {layer.name for layer in viewer.layers} - before
+    if action == "remove":
+        # Either the result is added (computed from the data read at start) or the user is told why not.
+        assert added or any(kind == "show_error" or kind == "show_warning" for kind, _ in notes), notes
+        assert all(layer.name != name for layer in viewer.layers if layer is source)
+        # Usable: put a layer back and run again to completion.
+        source = spec.setup(viewer, widget)
+        _run_to_end(qtbot, spec, widget, gates)
+    else:
+        assert not [n for n in notes if n[0] == "show_error"], notes
+        _run_to_end(qtbot, spec, widget, gates)
+    assert not [n for n in notes if "Traceback" in n[1]]
+
+
+@pytest.mark.parametrize("spec", PARAMS)
+def test_cancel_mid_job_adds_nothing_and_stays_usable(spec, make_napari_viewer_proxy, qtbot, monkeypatch, notes):
+    viewer = make_napari_viewer_proxy()
+    widget, source, gates = _make(spec, viewer, monkeypatch)
+    before = [layer.name for layer in viewer.layers]
+    worker = _start(spec, widget, gates)
+    with qtbot.waitSignal(worker.finished, timeout=60000):
+        widget.jobs.cancel()
+        for g in gates:
+            g.opened.set()
+    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=10000)
+    assert [layer.name for layer in viewer.layers] == before, "a cancelled job added layers"
+    assert widget.jobs.status == "cancelled"
+    assert spec.button(widget).enabled
+    assert not [n for n in notes if n[0] == "show_error"], notes
+    # The next run goes to the end and adds its result.
+    _run_to_end(qtbot, spec, widget, gates)
+    expected = spec.result_names(source.name)
+    qtbot.waitUntil(lambda: all(n in viewer.layers for n in expected), timeout=10000)
+
+
+@pytest.mark.parametrize("spec", PARAMS)
+def test_second_start_while_running_is_refused(spec, make_napari_viewer_proxy, qtbot, monkeypatch, notes):
+    viewer = make_napari_viewer_proxy()
+    widget, source, gates = _make(spec, viewer, monkeypatch)
+    worker = _start(spec, widget, gates)
+    assert not spec.button(widget).enabled, "the run button is disabled while a job runs"
+    calls = sum(g.calls for g in gates)
+    try:
+        second = spec.run(widget)
+    except RuntimeError as exc:
+        assert "already running" in str(exc)
+        second = None
+    assert second is None or second is worker
+    assert sum(g.calls for g in gates) == calls, "a second job was started"
+    _finish(qtbot, worker, gates, widget)
+    assert spec.button(widget).enabled
+    expected = spec.result_names(source.name)
+    qtbot.waitUntil(lambda: all(n in viewer.layers for n in expected), timeout=10000)
+    # Exactly one result of each kind.
+    names = [layer.name for layer in viewer.layers]
+    assert all(names.count(n) == 1 for n in expected), names
