@@ -69,6 +69,7 @@ class Spec:
     run: Callable  # (widget) -> worker or None
     button: Callable  # (widget) -> the run PushButton
     result_names: Callable = field(default=lambda source_name: [])  # names of layers a run adds
+    combo: Callable = field(default=lambda w: None)  # (widget) -> the ComboBox selecting the source layer
 
 
 def _labels_pair(seed=0):
@@ -89,11 +90,48 @@ def _setup_evaluate(viewer, w):
     return source
 
 
+def _setup_weightmap(viewer, w):
+    _, labels = _labels_pair()
+    source = viewer.add_labels(labels, name="cells", scale=(2, 2))
+    w.labels_layer.value = source
+    return source
+
+
+def _setup_superpixels(viewer, w):
+    image, _ = _labels_pair()
+    source = viewer.add_image(image, name="nuclei", scale=(2, 2))
+    w.image.value = source
+    w.n_segments.value = 50
+    return source
+
+
+def _setup_grabcut(viewer, w):
+    image, _ = _labels_pair()
+    source = viewer.add_image(image, name="nuclei", scale=(2, 2))
+    boxes = viewer.add_shapes([np.array([[10, 10], [10, 40], [40, 40], [40, 10]]) * 2.0],
+                              shape_type="rectangle", name="boxes")
+    w.image.value = source
+    w.shapes.value = boxes
+    if hasattr(w, "cache"):
+        w.cache.clear()  # a new run must compute, not reuse a cached box
+    return source
+
+
 SPECS = [
+    Spec("weightmap", "napari_segsuite._napari.weightmap_widget:WeightMapWidget",
+         ["napari_segsuite.core.weightmap:iter_unet_weight_map"], _setup_weightmap,
+         lambda w: w.run(), lambda w: w.run_button, lambda src: [f"{src} weight map"],
+         lambda w: w.labels_layer),
+    Spec("superpixels", "napari_segsuite._napari.superpixels_widget:SuperpixelsWidget",
+         ["napari_segsuite.core.superpixels:iter_superpixels"], _setup_superpixels,
+         lambda w: w.compute(), lambda w: w.compute_button, lambda src: ["superpixels"], lambda w: w.image),
+    Spec("grabcut", "napari_segsuite._napari.grabcut_widget:GrabCutWidget",
+         ["napari_segsuite.core.boxcut:iter_grabcut_masks"], _setup_grabcut,
+         lambda w: w.run(), lambda w: w.run_button, lambda src: [f"GrabCut ({src})"], lambda w: w.image),
     Spec("evaluate", "napari_segsuite._napari.evaluate_widget:EvaluateWidget",
          ["napari_segsuite.core.metrics:iter_evaluate"], _setup_evaluate,
          lambda w: w.run(), lambda w: w.run_button,
-         lambda src: [f"false positives ({src})", f"false negatives ({src})"]),
+         lambda src: [f"false positives ({src})", f"false negatives ({src})"], lambda w: w.pred),
 ]
 
 
@@ -153,6 +191,9 @@ def _run_to_end(qtbot, spec, widget, gates):
 @pytest.mark.parametrize("action", ["remove", "rename"])
 def test_changing_the_source_layer_mid_job(spec, action, make_napari_viewer_proxy, qtbot, monkeypatch, notes):
     viewer = make_napari_viewer_proxy()
+    # Decoys listed first: a selection that falls back to "the first layer" picks the wrong one.
+    viewer.add_image(np.zeros((96, 96), np.uint16), name="decoy image")
+    viewer.add_labels(np.zeros((96, 96), np.int32), name="decoy labels")
     widget, source, gates = _make(spec, viewer, monkeypatch)
     name = source.name
     before = {layer.name for layer in viewer.layers}
@@ -173,6 +214,11 @@ def test_changing_the_source_layer_mid_job(spec, action, make_napari_viewer_prox
         _run_to_end(qtbot, spec, widget, gates)
     else:
         assert not [n for n in notes if n[0] == "show_error"], notes
+        # The renamed layer stays selected (layers were added since, so the choices were refreshed).
+        combo = spec.combo(widget)
+        if combo is not None:
+            assert combo.value is not None and combo.value == source, \
+                f"selection moved from the renamed layer to {getattr(combo.value, 'name', None)!r}"
         _run_to_end(qtbot, spec, widget, gates)
     assert not [n for n in notes if "Traceback" in n[1]]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["image_data", "labels_data", "spatial_kwargs", "current_plane", "layer_in_viewer"]
+__all__ = ["image_data", "labels_data", "spatial_kwargs", "current_plane", "layer_in_viewer",
+           "reset_layer_choices"]
 
 
 def image_data(layer) -> tuple[np.ndarray, int | None]:
@@ -65,3 +66,21 @@ def current_plane(viewer, layer) -> tuple[int, ...]:
 def layer_in_viewer(viewer, layer) -> bool:
     """True if ``layer`` is still one of the viewer's layers (it may be deleted while a job runs)."""
     return layer is not None and any(lay is layer for lay in viewer.layers)
+
+
+def reset_layer_choices(*combos) -> None:
+    """Refresh layer ComboBoxes, keeping each one's selected layer selected even if it was renamed.
+
+    magicgui keeps a ComboBox's selection by its *text*: after the selected layer is renamed, the next
+    ``reset_choices()`` silently selects the first layer of the list instead, and the next run would
+    read the wrong layer. Call this instead of ``combo.reset_choices()`` in a widget's refresh.
+    """
+    for combo in combos:
+        current = combo.value
+        combo.reset_choices()
+        if current is None or combo.value is current:
+            continue
+        for choice in combo.choices:
+            if choice is current or (choice is not None and choice == current):
+                combo.value = choice
+                break

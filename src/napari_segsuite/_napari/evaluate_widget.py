@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, Table
 
 from ._jobs import JobControls
-from ._layers import labels_data, layer_in_viewer, spatial_kwargs
+from ._layers import labels_data, layer_in_viewer, reset_layer_choices, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -47,8 +47,7 @@ class EvaluateWidget(Container):
         return [layer for layer in self._viewer.layers if isinstance(layer, Labels)]
 
     def _refresh(self, *_):
-        self.gt.reset_choices()
-        self.pred.reset_choices()
+        reset_layer_choices(self.gt, self.pred)
         layers = self._labels_layers()
         # Sensible defaults: ground truth = a layer named like ground truth, prediction = the newest other one.
         truth = [lay for lay in layers if "ground truth" in lay.name or "gt" == lay.name.lower()]
