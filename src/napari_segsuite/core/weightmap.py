@@ -132,7 +132,7 @@ def _iter_two_nearest(labels, cutoff, spacing):
         near1, near2 = d1[grown], d2[grown]  # views
         np.minimum(near2, np.maximum(near1, d), out=near2)
         np.minimum(near1, d, out=near1)
-        if (k + 1) % every == 0:
+        if (k + 1) % every == 0 or k + 1 == len(present):
             yield Progress(k + 1, len(present), f"instance {k + 1}/{len(present)}")
     return d1, d2
 
@@ -192,8 +192,17 @@ def iter_unet_weight_map(labels, w0: float = 10.0, sigma: float = 5.0, class_wei
             yield Progress(z + 1, n, f"plane {z + 1}/{n}")
         return out
     spacing = _check_spacing(spacing, labels.ndim)
-    out = yield from _iter_weight_map_nd(labels, w0, sigma, class_weights, spacing)
-    yield Progress(1, 1, "weight map done")
+    work = _iter_weight_map_nd(labels, w0, sigma, class_weights, spacing)
+    last = None
+    while True:
+        try:
+            last = next(work)
+        except StopIteration as stop:
+            out = stop.value
+            break
+        yield last
+    if last is None or last.step != last.total:  # always end on a full bar
+        yield Progress(1, 1, "weight map done")
     return out
 
 
