@@ -296,3 +296,34 @@ def test_export_dataset_writes_weight_maps(tmp_path):
         np.testing.assert_array_equal(weights, unet_weight_map(labels, w0=7.0, sigma=3.0))
         np.testing.assert_allclose(weights, reference_weight_map(labels, w0=7.0, sigma=3.0), atol=1e-5, rtol=0)
     assert (tmp_path / "ds" / "weights" / "cells0.tif").exists()
+
+
+def test_chunked_border_term_gives_identical_result(monkeypatch):
+    import napari_segsuite.core.weightmap as wm
+
+    _, labels = synthetic_nuclei((100, 90), n_nuclei=20, seed=9)
+    stack = np.stack([labels, np.roll(labels, 7, axis=1), labels[::-1]])
+    whole = unet_weight_map(stack, spacing=(2, 1, 1))
+    monkeypatch.setattr(wm, "_CHUNK_PIXELS", 1000)  # several rows / planes per chunk boundary
+    np.testing.assert_array_equal(unet_weight_map(stack, spacing=(2, 1, 1)), whole)
+    np.testing.assert_allclose(unet_weight_map(labels), reference_weight_map(labels), atol=1e-5, rtol=0)
+
+
+def test_demo_step_writes_the_ground_truth_weight_map(tmp_path, monkeypatch):
+    from napari_segsuite.core.demo import DEMO_STEPS, run_headless_demo
+    from napari_segsuite.core.io import read_image
+    from napari_segsuite.core.samples import load_sample
+
+    step = dict(DEMO_STEPS)["border weight map"]
+    (name, weights, gt, shown), = step(tmp_path)
+    _, truth = load_sample("nuclei_test")
+    assert name == "weight_map" and gt is None
+    np.testing.assert_array_equal(weights, unet_weight_map(truth))
+    import napari_segsuite.core.demo as demo
+
+    monkeypatch.setattr(demo, "DEMO_STEPS", [("border weight map", step)])
+    with open(tmp_path / "log.txt", "w") as log:
+        summary = run_headless_demo(tmp_path / "out", out=log)
+    assert summary == {}  # no metrics for a weight map
+    np.testing.assert_array_equal(read_image(tmp_path / "out" / "weight_map.tif"), weights)
+    assert (tmp_path / "out" / "weight_map.png").stat().st_size > 1000

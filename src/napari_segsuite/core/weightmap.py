@@ -31,6 +31,8 @@ _RELATIVE_EPS = 2.0 ** -25
 _MIN_REFERENCE_WEIGHT = 1e-2
 #: Progress events per call (per plane when plane by plane).
 _EVENTS = 50
+#: Pixels per chunk when adding the border term (bounds the float64 temporaries).
+_CHUNK_PIXELS = 1 << 21
 
 
 def class_weight_values(labels: np.ndarray, class_weights="balanced") -> tuple[float, float]:
@@ -148,7 +150,16 @@ def _iter_weight_map_nd(labels, w0, sigma, class_weights, spacing):
     if distances is None:  # fewer than two instances: no border term
         return out
     d1, d2 = distances
-    near = background & np.isfinite(d2)
+    del background
+    rows = max(1, _CHUNK_PIXELS // max(1, out[0].size))  # bounded float64 temporaries
+    for start in range(0, out.shape[0], rows):
+        part = slice(start, start + rows)
+        _add_border_term(out[part], labels[part], d1[part], d2[part], w0, sigma, w_bg)
+    return out
+
+
+def _add_border_term(out, labels, d1, d2, w0, sigma, w_bg):
+    near = (labels == 0) & np.isfinite(d2)
     s = d1[near].astype(np.float64)  # float64 from here, so the float32 result is correctly rounded
     s += d2[near]
     s *= s
@@ -157,7 +168,6 @@ def _iter_weight_map_nd(labels, w0, sigma, class_weights, spacing):
     s *= w0
     s += w_bg
     out[near] = s
-    return out
 
 
 def iter_unet_weight_map(labels, w0: float = 10.0, sigma: float = 5.0, class_weights="balanced", spacing=None,
