@@ -11,11 +11,12 @@ from napari_segsuite.core.weightmap import unet_weight_map
 
 
 def _run(widget, qtbot):
+    # A small job can finish before a waitSignal placed after run() connects, so wait on the widget's own
+    # finished handler (connected before the worker starts), which clears jobs.running.
     worker = widget.run()
     assert worker is not None
-    with qtbot.waitSignal(worker.finished, timeout=30_000):
-        pass
-    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=5_000)
+    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=30_000)
+    assert not worker.is_running
     return worker
 
 
