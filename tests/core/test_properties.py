@@ -380,3 +380,51 @@ def test_export_never_overwrites_without_being_asked(name, item):
         export_dataset(target, [(name, image, other)], overwrite=True)
         (replaced,) = load_dataset(target)
         assert not replaced.mask.any()
+
+
+# ---------------------------------------------------------------------------------------------------
+# unet_weight_map (when the backend is in the build)
+# ---------------------------------------------------------------------------------------------------
+
+def _weightmap_module():
+    try:
+        from napari_segsuite.core import weightmap as wm
+    except ImportError:
+        pytest.skip("unet_weight_map is not in this build")
+    return wm
+
+
+PARAM_VALUES = st.sampled_from([0.0, 0.5, 5.0, 10.0, -1.0, float("nan"), float("inf")])
+
+
+@FAST
+@given(label_arrays(), PARAM_VALUES, PARAM_VALUES)
+def test_weight_map_returns_float32_of_the_labels_shape_or_raises_value_error(arr, w0, sigma):
+    wm = _weightmap_module()
+    params_ok = np.isfinite(w0) and w0 >= 0 and np.isfinite(sigma) and sigma > 0
+    if _expected_error(arr) is not None or not params_ok:
+        with pytest.raises(ValueError):
+            wm.unet_weight_map(arr, w0=w0, sigma=sigma)
+        return
+    w = wm.unet_weight_map(arr, w0=w0, sigma=sigma)
+    assert w.dtype == np.float32 and w.shape == arr.shape
+    assert np.all(np.isfinite(w)) and np.all(w > 0)
+
+
+@FAST
+@given(instance_labels())
+def test_weight_map_without_border_term_is_the_balanced_class_weights(lab):
+    wm = _weightmap_module()
+    w = wm.unet_weight_map(lab, w0=0.0, sigma=5.0, class_weights="balanced")
+    n, n_fg = lab.size, int(np.count_nonzero(lab))
+    n_bg = n - n_fg
+    w_fg = n / (2 * n_fg) if n_fg else 1.0
+    w_bg = n / (2 * n_bg) if n_bg else 1.0
+    np.testing.assert_allclose(w, np.where(lab > 0, w_fg, w_bg), rtol=1e-6)
+    # Border term only on background, only with two instances or more.
+    w2 = wm.unet_weight_map(lab, w0=10.0, sigma=2.0, class_weights=None)
+    assert np.all(w2[lab > 0] == 1.0)
+    if _n_instances(lab) < 2:
+        assert np.all(w2 == 1.0)
+    else:
+        assert np.all(w2[lab == 0] >= 1.0) and np.all(w2 <= 11.0 + 1e-5)
