@@ -53,7 +53,7 @@ class GaussianMixture:
         self._inv = self._log_norm = None
 
     # -- fitting ------------------------------------------------------------------------------------
-    def fit(self, samples: np.ndarray, n_steps: int = 3) -> GaussianMixture:
+    def fit(self, samples: np.ndarray, n_steps: int = 1) -> GaussianMixture:
         """Initialise from ``samples`` (n, c) and refine by ``n_steps`` hard-assignment steps."""
         x = self._check(samples)
         k = max(1, min(self.n_components, x.shape[0] // (4 * x.shape[1] + 4)))
@@ -80,33 +80,36 @@ class GaussianMixture:
         return self
 
     def _estimate(self, x, assign, k):
+        n, c = x.shape
         counts = np.bincount(assign, minlength=k).astype(np.float64)
-        min_count = max(self.min_weight * x.shape[0], x.shape[1] + 1.0)
+        min_count = max(self.min_weight * n, c + 1.0)
         keep = np.flatnonzero(counts >= min_count)
-        if keep.size == 0:  # everything in one component
-            keep = np.array([int(np.argmax(counts))])
-            assign = np.full_like(assign, keep[0])
-            counts[keep[0]] = x.shape[0]
-        c = x.shape[1]
-        means = np.empty((keep.size, c))
-        covs = np.empty((keep.size, c, c))
-        # Samples of dropped components go to the nearest kept mean.
-        if keep.size < k:
-            kept_means = np.stack([x[assign == j].mean(0) for j in keep])
+        if keep.size == 0:  # too few samples for several components: one Gaussian
+            keep = np.array([0])
+            assign = np.zeros_like(assign)
+        elif keep.size < k:  # samples of dropped components go to the nearest kept mean
+            sums = np.stack([np.bincount(assign, weights=x[:, j], minlength=k) for j in range(c)], 1)
+            kept_means = sums[keep] / counts[keep, None]
             d2 = ((x[:, None, :] - kept_means[None]) ** 2).sum(-1)
-            assign = keep[np.argmin(d2, axis=1)]
-            counts = np.bincount(assign, minlength=k).astype(np.float64)
-        floor = self.variance_floor * np.eye(c)
-        for i, j in enumerate(keep):
-            xi = x[assign == j]
-            means[i] = xi.mean(0)
-            d = xi - means[i]
-            covs[i] = d.T @ d / max(xi.shape[0], 1) + floor
-        self.weights = counts[keep] / counts[keep].sum()
+            assign = np.argmin(d2, axis=1)
+        else:
+            assign = np.searchsorted(keep, assign)
+        m = keep.size
+        counts = np.bincount(assign, minlength=m).astype(np.float64)
+        sums = np.stack([np.bincount(assign, weights=x[:, j], minlength=m) for j in range(c)], 1)
+        means = sums / np.maximum(counts, 1)[:, None]
+        d = x - means[assign]
+        covs = np.empty((m, c, c))
+        for i in range(c):
+            for j in range(i, c):
+                v = np.bincount(assign, weights=d[:, i] * d[:, j], minlength=m) / np.maximum(counts, 1)
+                covs[:, i, j] = covs[:, j, i] = v
+        covs += self.variance_floor * np.eye(c)
+        self.weights = counts / counts.sum()
         self.means, self.covariances = means, covs
         self._inv = np.linalg.inv(covs)
         _, logdet = np.linalg.slogdet(covs)
-        self._log_norm = np.log(self.weights) - 0.5 * (logdet + c * _LOG_2PI)
+        self._log_norm = np.log(np.maximum(self.weights, 1e-300)) - 0.5 * (logdet + c * _LOG_2PI)
 
     # -- evaluation ---------------------------------------------------------------------------------
     def _component_log_densities(self, x):

@@ -155,12 +155,17 @@ def _normalise(crop):
     return (x - lo) / span
 
 
-def _ellipse(shape, box, fraction):
+def _ellipse_radius2(shape, box, fraction=1.0):
+    """Squared normalised radius of the box's inscribed ellipse (scaled by ``fraction``): 1 on its outline."""
     r0, c0, r1, c1 = box
     yy, xx = np.ogrid[: shape[0], : shape[1]]
     cy, cx = (r0 + r1 - 1) / 2.0, (c0 + c1 - 1) / 2.0
     ay, ax = max((r1 - r0) / 2.0 * fraction, 0.75), max((c1 - c0) / 2.0 * fraction, 0.75)
-    return ((yy - cy) / ay) ** 2 + ((xx - cx) / ax) ** 2 <= 1.0
+    return ((yy - cy) / ay) ** 2 + ((xx - cx) / ax) ** 2
+
+
+def _ellipse(shape, box, fraction):
+    return _ellipse_radius2(shape, box, fraction) <= 1.0
 
 
 def _clean(mask, core):
@@ -176,7 +181,7 @@ def _clean(mask, core):
     return ndi.binary_fill_holes(mask)
 
 
-def _cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction):
+def _cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior):
     """GrabCut on one crop. ``box`` is in crop coordinates; returns the bool mask of the crop."""
     feats = _normalise(crop)
     h, w, c = feats.shape
@@ -196,13 +201,15 @@ def _cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fra
     bg_model = GaussianMixture(n_components, variance_floor=floor)
     fg_model.fit(flat[(core | fg_fixed).ravel()])
     bg_model.fit(flat[bg_fixed.ravel()])
+    # Weak shape prior: the box's inscribed ellipse leans foreground, its corners background.
+    prior = (shape_prior * (_ellipse_radius2((h, w), box) - 1.0)).ravel() if shape_prior else 0.0
     alpha = None
     min_size = max(4, int(0.1 * core.sum()))
     for it in range(max(1, int(n_iter))):
         if it:
             fg_model.refit(flat[alpha.ravel()])
             bg_model.refit(flat[(~alpha).ravel()])
-        cost_fg = -fg_model.log_likelihood(flat)
+        cost_fg = prior - fg_model.log_likelihood(flat)
         cost_bg = -bg_model.log_likelihood(flat)
         new = graph.cut(cost_fg, cost_bg)
         if new.sum() < min_size:  # the models collapsed: keep what we had
@@ -216,12 +223,16 @@ def _cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fra
 
 
 # -- public API -----------------------------------------------------------------------------------------
-def _box_mask(arr, shape, box, tri, n_iter, n_components, gamma, margin, core_fraction):
+#: Defaults of the keyword parameters of :func:`grabcut` (tuned on synthetic fluorescence nuclei).
+DEFAULT_PARAMS = {"n_components": 5, "gamma": 30.0, "margin": 10, "core_fraction": 0.65, "shape_prior": 1.0}
+
+
+def _box_mask(arr, shape, box, tri, n_iter, params):
     box = clip_box(box, shape)
     lead = len(shape) - 2
     planes, (r0, c0, r1, c1) = box[:lead], box[lead:]
     h, w = shape[-2:]
-    m = int(margin)
+    m = params["margin"]
     y0, x0 = max(r0 - m, 0), max(c0 - m, 0)
     y1, x1 = min(r1 + m, h), min(c1 + m, w)
     crop = arr[(*planes, slice(y0, y1), slice(x0, x1))]
@@ -229,24 +240,35 @@ def _box_mask(arr, shape, box, tri, n_iter, n_components, gamma, margin, core_fr
     if tri is not None:
         t = tri[(*planes, slice(y0, y1), slice(x0, x1))]
         hard_fg, hard_bg = t == TRIMAP_FOREGROUND, t == TRIMAP_BACKGROUND
-    mask = _cut_crop(crop, (r0 - y0, c0 - x0, r1 - y0, c1 - x0), hard_fg, hard_bg, n_iter, n_components,
-                     gamma, core_fraction)
+    mask = _cut_crop(crop, (r0 - y0, c0 - x0, r1 - y0, c1 - x0), hard_fg, hard_bg, n_iter,
+                     params["n_components"], params["gamma"], params["core_fraction"], params["shape_prior"])
     return BoxMask(box, (*planes, slice(y0, y1), slice(x0, x1)), mask)
 
 
-def _check_params(n_iter, n_components, gamma, margin):
+def _check_params(n_iter, params):
+    unknown = set(params) - set(DEFAULT_PARAMS)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    out = {**DEFAULT_PARAMS, **{k: v for k, v in params.items() if v is not None}}
     if int(n_iter) < 1:
         raise ValueError(f"n_iter must be at least 1, got {n_iter}.")
-    if int(n_components) < 1:
-        raise ValueError(f"n_components must be at least 1, got {n_components}.")
-    if not gamma >= 0:
-        raise ValueError(f"gamma must be >= 0, got {gamma}.")
-    if int(margin) < 1:
-        raise ValueError(f"margin must be at least 1 pixel (the background model is learnt there), got {margin}.")
+    if int(out["n_components"]) < 1:
+        raise ValueError(f"n_components must be at least 1, got {out['n_components']}.")
+    if not out["gamma"] >= 0:
+        raise ValueError(f"gamma must be >= 0, got {out['gamma']}.")
+    if int(out["margin"]) < 1:
+        raise ValueError(f"margin must be at least 1 pixel (the background model is learnt there), "
+                         f"got {out['margin']}.")
+    if not 0 < out["core_fraction"] <= 1:
+        raise ValueError(f"core_fraction must be in (0, 1], got {out['core_fraction']}.")
+    if not out["shape_prior"] >= 0:
+        raise ValueError(f"shape_prior must be >= 0, got {out['shape_prior']}.")
+    out["n_components"], out["margin"] = int(out["n_components"]), int(out["margin"])
+    return out
 
 
-def grabcut(image, box, n_iter=5, channel_axis=None, trimap=None, *, n_components=5, gamma=10.0,
-            margin=10, core_fraction=0.5) -> np.ndarray:
+def grabcut(image, box, n_iter=5, channel_axis=None, trimap=None, *, n_components=None, gamma=None,
+            margin=None, core_fraction=None, shape_prior=None) -> np.ndarray:
     """Segment the object inside one box with GrabCut.
 
     Parameters
@@ -308,10 +330,11 @@ def grabcut(image, box, n_iter=5, channel_axis=None, trimap=None, *, n_component
     >>> bool(mask.any())
     True
     """
-    _check_params(n_iter, n_components, gamma, margin)
+    params = _check_params(n_iter, dict(n_components=n_components, gamma=gamma, margin=margin,
+                                        core_fraction=core_fraction, shape_prior=shape_prior))
     arr, shape = _spatial_image(image, channel_axis)
     tri = _check_trimap(trimap, shape)
-    res = _box_mask(arr, shape, box, tri, n_iter, n_components, gamma, margin, core_fraction)
+    res = _box_mask(arr, shape, box, tri, n_iter, params)
     out = np.zeros(shape, bool)
     out[res.slices] = res.mask
     return out
@@ -322,11 +345,7 @@ def iter_grabcut_masks(image, boxes, n_iter=5, channel_axis=None, trimap=None, *
 
     Takes the same arguments as :func:`grabcut_boxes`. Every box is checked before any work starts.
     """
-    n_components, gamma = params.pop("n_components", 5), params.pop("gamma", 10.0)
-    margin, core_fraction = params.pop("margin", 10), params.pop("core_fraction", 0.5)
-    if params:
-        raise TypeError(f"unexpected keyword argument(s): {', '.join(params)}")
-    _check_params(n_iter, n_components, gamma, margin)
+    params = _check_params(n_iter, params)
     arr, shape = _spatial_image(image, channel_axis)
     tri = _check_trimap(trimap, shape)
     boxes = list(boxes) if not isinstance(boxes, np.ndarray) else [tuple(b) for b in boxes]
@@ -334,7 +353,7 @@ def iter_grabcut_masks(image, boxes, n_iter=5, channel_axis=None, trimap=None, *
         clip_box(box, shape)
     results = []
     for i, box in enumerate(boxes):
-        results.append(_box_mask(arr, shape, box, tri, n_iter, n_components, gamma, margin, core_fraction))
+        results.append(_box_mask(arr, shape, box, tri, n_iter, params))
         yield Progress(i + 1, len(boxes), f"GrabCut box {i + 1}/{len(boxes)}")
     return results
 

@@ -125,9 +125,9 @@ class GridCut:
         self._extra_bg = np.zeros(npix)
         for a, b in ((p, q), (q, p)):
             sel = free[a] & hb[b]
-            np.add.at(self._extra_fg, a[sel], w[sel])
+            self._extra_fg += np.bincount(a[sel], weights=w[sel], minlength=npix)
             sel = free[a] & hf[b]
-            np.add.at(self._extra_bg, a[sel], w[sel])
+            self._extra_bg += np.bincount(a[sel], weights=w[sel], minlength=npix)
         both = free[p] & free[q]
         p, q, w = node[p[both]], node[q[both]], w[both]
         wi = np.maximum(np.rint(np.minimum(w, _MAX_COST) * _SCALE), 0).astype(np.int32)
