@@ -24,7 +24,7 @@ import time
 import numpy as np
 from scipy import ndimage as ndi
 
-from napari_segsuite.core.grabcut import grabcut
+from napari_segsuite.core.boxcut import grabcut
 from napari_segsuite.core.samples import load_sample
 from napari_segsuite.core.synthetic import synthetic_nuclei
 

@@ -35,6 +35,13 @@ _EXPORTS = {
     "synthetic_histology": "synthetic",
     "synthetic_nuclei_3d": "synthetic",
     "sample_path": "samples",
+    "grabcut": "boxcut",
+    "grabcut_boxes": "boxcut",
+    "iter_grabcut_boxes": "boxcut",
+    "iter_grabcut_masks": "boxcut",
+    "paint_box_masks": "boxcut",
+    "clip_box": "boxcut",
+    "BoxMask": "boxcut",
     "load_sample": "samples",
 }
 

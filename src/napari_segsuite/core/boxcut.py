@@ -1,4 +1,7 @@
-"""GrabCut (Rother, Kolmogorov & Blake 2004) that works on fluorescence microscopy, one box at a time.
+"""GrabCut (Rother, Kolmogorov & Blake 2004) from boxes, made to work on fluorescence microscopy.
+
+Public names are re-exported by :mod:`napari_segsuite.core` (``grabcut``, ``grabcut_boxes``, ...); the
+module is not called ``grabcut`` so that the package attribute ``core.grabcut`` stays the function.
 
 Each box is cut on a crop around it (box plus a margin). The crop's intensities are normalised robustly
 per channel, a Gaussian mixture per class models the foreground and the background
