@@ -207,3 +207,19 @@ def test_bad_inputs_are_refused_with_clear_messages():
     # A flat image has nothing to cut but must not crash; the result stays inside the box.
     flat = grabcut(np.full((40, 40), 7, np.uint16), (10, 10, 30, 30))
     assert not flat[:10].any()
+
+
+def test_large_box_is_cut_coarse_to_fine_at_full_resolution():
+    from napari_segsuite.core.boxcut import MAX_BOX_PIXELS
+
+    img, disk = _disk_image((260, 260), centre=(128, 131), radius=95, noise=20)
+    box = _box_around(disk, pad=6)
+    assert (box[2] - box[0]) * (box[3] - box[1]) > MAX_BOX_PIXELS
+    mask = grabcut(img, box)
+    assert _iou(mask, disk) > 0.97
+    # The outline is found at full resolution, not in blocks of the coarse pass.
+    assert np.logical_xor(mask, disk).sum() < 0.02 * disk.sum()
+    trimap = np.zeros(img.shape, np.uint8)
+    trimap[120:136, 30:60] = 2
+    cut = grabcut(img, box, trimap=trimap)
+    assert not cut[trimap == 2].any()

@@ -38,8 +38,14 @@ class GrabCutWidget(Container):
         self._viewer = viewer
         self.image = ComboBox(label="image", choices=self._layers_of("Image"))
         self.shapes = ComboBox(label="rectangles", choices=self._layers_of("Shapes"))
-        self.scribbles = ComboBox(label="scribbles (1 fg, 2 bg)", choices=self._scribble_choices)
+        self.scribbles = ComboBox(label="scribbles", choices=self._scribble_choices)
+        self.scribbles.tooltip = ("Labels layer of hard constraints: paint 1 on the object, 2 on the background, "
+                                  "then Run again (only boxes near changed scribbles are recomputed).")
+        self.image.tooltip = "Gray, RGB or multichannel image; on a stack each rectangle applies to its plane."
+        self.shapes.tooltip = ("Shapes layer with one rectangle per cell. Rotated rectangles and other shapes "
+                               "use their bounding box.")
         self.output = ComboBox(label="output", choices=self._output_choices)
+        self.output.tooltip = "Labels layer to write (one new id per rectangle; later rectangles win overlaps)."
         self.n_iter = SpinBox(label="iterations", value=5, min=1, max=20)
         self.gamma = FloatSpinBox(label="smoothness (gamma)", value=30.0, min=0.0, max=500.0, step=5.0)
         self.add_shapes_button = PushButton(text="New rectangles layer")

@@ -184,8 +184,61 @@ def _clean(mask, core):
     return ndi.binary_fill_holes(mask)
 
 
+#: Boxes with more pixels are first cut on a block-averaged copy, then refined in a band at full size.
+MAX_BOX_PIXELS = 20_000
+
+
+def _block_mean(x, f):
+    h, w = x.shape[:2]
+    ph, pw = -h % f, -w % f
+    x = np.pad(x, ((0, ph), (0, pw)) + ((0, 0),) * (x.ndim - 2), mode="edge")
+    return x.reshape(x.shape[0] // f, f, x.shape[1] // f, f, *x.shape[2:]).mean(axis=(1, 3))
+
+
+def _block_any(m, f):
+    h, w = m.shape
+    m = np.pad(m, ((0, -h % f), (0, -w % f)))
+    return m.reshape(m.shape[0] // f, f, m.shape[1] // f, f).any(axis=(1, 3))
+
+
+def _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior):
+    """A large box: GrabCut on a block-averaged crop, then a full-resolution cut in a band at its edge."""
+    r0, c0, r1, c1 = box
+    f = int(np.ceil(np.sqrt((r1 - r0) * (c1 - c0) / MAX_BOX_PIXELS)))
+    small = _block_mean(crop.astype(np.float64), f)
+    sbox = (r0 // f, c0 // f, -(-r1 // f), -(-c1 // f))
+    s_fg, s_bg = _block_any(hard_fg, f), _block_any(hard_bg, f)
+    coarse = _cut_crop(small, sbox, s_fg & ~s_bg, s_bg & ~s_fg, n_iter, n_components, gamma, core_fraction,
+                       shape_prior)
+    h, w = crop.shape[:2]
+    coarse = np.repeat(np.repeat(coarse, f, 0), f, 1)[:h, :w]
+    inbox = np.zeros((h, w), bool)
+    inbox[r0:r1, c0:c1] = True
+    bg_fixed = ~inbox | hard_bg
+    fg_fixed = hard_fg & inbox & ~hard_bg
+    coarse &= inbox
+    structure = np.ones((3, 3), bool)
+    band = ndi.binary_dilation(coarse, structure, iterations=f + 1) & ~ndi.binary_erosion(
+        coarse, structure, iterations=f + 1, border_value=1)
+    fix_fg = (coarse & ~band & ~bg_fixed) | fg_fixed
+    fix_bg = ((~coarse & ~band) | bg_fixed) & ~fg_fixed
+    feats = _normalise(crop)
+    flat = feats.reshape(-1, feats.shape[2])
+    pairs, _ = contrast_weights(feats, gamma)
+    graph = GridCut((h, w), pairs, hard_fg=fix_fg, hard_bg=fix_bg)
+    fg_model = GaussianMixture(n_components, variance_floor=1e-3).fit(flat[coarse.ravel()])
+    bg_model = GaussianMixture(n_components, variance_floor=1e-3).fit(flat[(~coarse).ravel()])
+    prior = (shape_prior * (_ellipse_radius2((h, w), box) - 1.0)).ravel() if shape_prior else 0.0
+    alpha = graph.cut(prior - fg_model.log_likelihood(flat), -bg_model.log_likelihood(flat))
+    return _clean(alpha, coarse) & ~bg_fixed | fg_fixed
+
+
 def _cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior):
     """GrabCut on one crop. ``box`` is in crop coordinates; returns the bool mask of the crop."""
+    r0, c0, r1, c1 = box
+    if (r1 - r0) * (c1 - c0) > MAX_BOX_PIXELS:
+        return _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction,
+                                   shape_prior)
     feats = _normalise(crop)
     h, w, c = feats.shape
     r0, c0, r1, c1 = box
