@@ -157,3 +157,42 @@ def test_user_errors_are_notices(make_napari_viewer_proxy):
                                             shape_type="rectangle")
     assert widget.run() is None and "no usable rectangle" in widget.jobs.status
     assert widget.run_button.enabled
+
+
+def test_points_layers_are_hard_constraints(make_napari_viewer_proxy, qtbot):
+    viewer = make_napari_viewer_proxy()
+    yy, xx = np.mgrid[:60, :80]
+    left = (yy - 30) ** 2 + (xx - 28) ** 2 <= 100
+    right = (yy - 30) ** 2 + (xx - 48) ** 2 <= 100
+    rng = np.random.default_rng(0)
+    img = np.where(left | right, 150.0, 50.0) + rng.normal(0, 8, left.shape)
+    viewer.add_image(img, name="two", scale=(0.5, 0.5))
+    # Shapes and points in world units (half the pixel size).
+    rect = np.array([[14, 12], [14, 64], [46, 64], [46, 12]], float) * 0.5
+    shapes = viewer.add_shapes([rect - 0.25], shape_type="rectangle")
+    widget = GrabCutWidget(viewer)
+    widget.image.value, widget.shapes.value = viewer.layers["two"], shapes
+    _run(widget, qtbot)
+    out = widget.output.value
+    assert (out.data[left] == 1).mean() > 0.9 and (out.data[right] == 1).mean() > 0.9
+    bg = viewer.add_points(np.array([[r, 48] for r in range(22, 39, 2)], float) * 0.5, name="bg")
+    widget.bg_points.value = bg
+    _run(widget, qtbot)
+    assert widget.last_computed == 1
+    assert _iou(out.data == 1, left) > 0.85 and not (out.data[22:39, 47:50] == 1).any()
+
+
+def test_cancel_leaves_the_labels_untouched(scene, qtbot):
+    viewer, widget, gt, ids, boxes = scene
+    image, _ = load_sample("nuclei_test")
+    sls = ndi.find_objects(gt)
+    many = [_world_rect((s[0].start - 4, s[1].start - 4, s[0].stop + 4, s[1].stop + 4)) for s in sls[:60]]
+    widget.shapes.value.data = many
+    widget.shapes.value.shape_type = ["rectangle"] * len(many)
+    worker = widget.run()
+    widget.jobs.cancel()
+    qtbot.waitUntil(lambda: widget.jobs.worker is None, timeout=30000)
+    assert not worker.is_running
+    assert widget.jobs.status == "cancelled"
+    assert widget.output.value is None and len(viewer.layers) == 2
+    assert widget.run_button.enabled

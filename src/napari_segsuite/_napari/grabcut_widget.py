@@ -10,7 +10,7 @@ from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButto
 
 from ._jobs import JobControls
 from ._layers import current_plane, image_data, labels_data, spatial_kwargs
-from .shape_boxes import shapes_to_boxes
+from .shape_boxes import points_to_pixels, shapes_to_boxes
 
 if TYPE_CHECKING:
     import napari
@@ -44,6 +44,10 @@ class GrabCutWidget(Container):
         self.image.tooltip = "Gray, RGB or multichannel image; on a stack each rectangle applies to its plane."
         self.shapes.tooltip = ("Shapes layer with one rectangle per cell. Rotated rectangles and other shapes "
                                "use their bounding box.")
+        self.fg_points = ComboBox(label="fg points", choices=self._points_choices)
+        self.bg_points = ComboBox(label="bg points", choices=self._points_choices)
+        self.fg_points.tooltip = "Optional Points layer: each point is a 3x3 foreground hard constraint."
+        self.bg_points.tooltip = "Optional Points layer: each point is a 3x3 background hard constraint."
         self.output = ComboBox(label="output", choices=self._output_choices)
         self.output.tooltip = "Labels layer to write (one new id per rectangle; later rectangles win overlaps)."
         self.n_iter = SpinBox(label="iterations", value=5, min=1, max=20)
@@ -53,7 +57,7 @@ class GrabCutWidget(Container):
         self.run_button = PushButton(text="Run GrabCut")
         self.info = Label(value="")
         self.jobs = JobControls("draw rectangles, then Run")
-        super().__init__(widgets=[self.image, self.shapes, self.scribbles, self.output, self.n_iter, self.gamma,
+        super().__init__(widgets=[self.image, self.shapes, self.scribbles, self.fg_points, self.bg_points, self.output, self.n_iter, self.gamma,
                                   self.add_shapes_button, self.add_scribbles_button, self.run_button, self.jobs,
                                   self.info])
         self.run_button.changed.connect(self.run)
@@ -83,11 +87,14 @@ class GrabCutWidget(Container):
     def _scribble_choices(self, _widget=None):
         return [("none", None)] + [(lay.name, lay) for lay in self._layers_of("Labels")()]
 
+    def _points_choices(self, _widget=None):
+        return [("none", None)] + [(lay.name, lay) for lay in self._layers_of("Points")()]
+
     def _output_choices(self, _widget=None):
         return [(_NEW, None)] + [(lay.name, lay) for lay in self._layers_of("Labels")()]
 
     def _refresh(self, *_):
-        for w in (self.image, self.shapes, self.scribbles, self.output):
+        for w in (self.image, self.shapes, self.scribbles, self.fg_points, self.bg_points, self.output):
             w.reset_choices()
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -141,6 +148,18 @@ class GrabCutWidget(Container):
                 raise ValueError(f"scribble layer {self.scribbles.value.name!r} has shape {trimap.shape}, the image "
                                  f"{spatial}: use a layer made with 'New scribble layer'.")
             trimap = np.array(trimap, copy=True)
+        points = [(self.fg_points.value, 1), (self.bg_points.value, 2)]
+        if any(layer is not None for layer, _ in points):
+            if trimap is None:
+                trimap = np.zeros(spatial, np.uint8)
+            elif trimap.dtype == bool:
+                trimap = trimap.astype(np.uint8)
+            for layer, value in points:
+                if layer is None:
+                    continue
+                for pix in points_to_pixels(layer, img_layer, plane):
+                    lead, (r, c) = tuple(pix[:-2]), pix[-2:]
+                    trimap[(*lead, slice(max(r - 1, 0), r + 2), slice(max(c - 1, 0), c + 2))] = value
         return image, channel_axis, spatial, boxes, trimap, notices
 
     def _key(self, image, channel_axis, trimap, box, params):

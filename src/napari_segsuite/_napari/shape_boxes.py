@@ -70,3 +70,24 @@ def shapes_to_boxes(shapes_layer, image_layer, plane: tuple[int, ...] = ()):
             notices.append(f"shape {i + 1} reaches outside the image: clipped to {box[lead:]}.")
         boxes.append((i, box))
     return boxes, notices
+
+
+def points_to_pixels(points_layer, image_layer, plane: tuple[int, ...] = ()) -> np.ndarray:
+    """Points of a Points layer -> integer pixel indices ``(n, image ndim)`` of the image, inside it.
+
+    Goes through world coordinates like :func:`shapes_to_boxes`; a 2D Points layer over a stack uses
+    ``plane``. Points outside the image are dropped.
+    """
+    n_img = image_layer.ndim
+    data = image_layer.data[0] if getattr(image_layer, "multiscale", False) else image_layer.data
+    shape = np.array(data.shape[:n_img])
+    out = []
+    for p in np.asarray(points_layer.data, dtype=float):
+        world = np.asarray(points_layer.data_to_world(p), dtype=float)
+        if world.size < n_img:
+            lead = np.asarray(image_layer.data_to_world((*plane, 0, 0)))[: n_img - world.size]
+            world = np.concatenate([lead, world])
+        pix = np.round(np.asarray(image_layer.world_to_data(world), dtype=float)).astype(int)
+        if (pix >= 0).all() and (pix < shape).all():
+            out.append(pix)
+    return np.array(out, dtype=int).reshape(-1, n_img)
