@@ -223,3 +223,10 @@ def test_large_box_is_cut_coarse_to_fine_at_full_resolution():
     trimap[120:136, 30:60] = 2
     cut = grabcut(img, box, trimap=trimap)
     assert not cut[trimap == 2].any()
+
+
+def test_box_covering_the_whole_image_learns_background_from_its_rim():
+    # OpenCV asserts on a rect covering the whole image; here the box's rim stands in for the margin.
+    img, disk = _disk_image()
+    mask = grabcut(img.astype(np.uint8), (0, 0) + img.shape)
+    assert _iou(mask, disk) > 0.9

@@ -220,6 +220,8 @@ def _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma
     structure = np.ones((3, 3), bool)
     band = ndi.binary_dilation(coarse, structure, iterations=f + 1) & ~ndi.binary_erosion(
         coarse, structure, iterations=f + 1, border_value=1)
+    if coarse.all() or not coarse.any():  # nothing to refine against
+        return coarse & ~bg_fixed | fg_fixed
     fix_fg = (coarse & ~band & ~bg_fixed) | fg_fixed
     fix_bg = ((~coarse & ~band) | bg_fixed) & ~fg_fixed
     feats = _normalise(crop)
@@ -231,6 +233,18 @@ def _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma
     prior = (shape_prior * (_ellipse_radius2((h, w), box) - 1.0)).ravel() if shape_prior else 0.0
     alpha = graph.cut(prior - fg_model.log_likelihood(flat), -bg_model.log_likelihood(flat))
     return _clean(alpha, coarse) & ~bg_fixed | fg_fixed
+
+
+def _background_samples(inbox, bg_fixed, box):
+    """Pixels to learn the first background model from: the margin, or the box's rim if there is none."""
+    if bg_fixed.any():
+        return bg_fixed
+    # The box covers the whole image: learn from its outer rim (soft, not a hard constraint).
+    r0, c0, r1, c1 = box
+    rim = max(1, int(round(0.1 * min(r1 - r0, c1 - c0))))
+    inner = np.zeros_like(inbox)
+    inner[r0 + rim: r1 - rim, c0 + rim: c1 - rim] = True
+    return inbox & ~inner
 
 
 def _cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior):
@@ -256,7 +270,7 @@ def _cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fra
     fg_model = GaussianMixture(n_components, variance_floor=floor)
     bg_model = GaussianMixture(n_components, variance_floor=floor)
     fg_model.fit(flat[(core | fg_fixed).ravel()])
-    bg_model.fit(flat[bg_fixed.ravel()])
+    bg_model.fit(flat[_background_samples(inbox, bg_fixed, box).ravel()])
     # Weak shape prior: the box's inscribed ellipse leans foreground, its corners background.
     prior = (shape_prior * (_ellipse_radius2((h, w), box) - 1.0)).ravel() if shape_prior else 0.0
     alpha = None
