@@ -118,7 +118,8 @@ def astronaut_check():
     t_ours = time.perf_counter() - t
     theirs, t_cv = opencv_grabcut(img, box)
     area = (box[2] - box[0]) * (box[3] - box[1])
-    print(f"astronaut RGB 512x512, box {box}: segsuite {t_ours * 1e3:.0f} ms, fg {ours.sum() / area:.2f} of box; "
+    print(f"astronaut RGB 512x512, box {box}: segsuite {t_ours * 1e3:.0f} ms, "
+          f"fg {ours.sum() / area:.2f} of box; "
           f"opencv {t_cv * 1e3:.0f} ms, fg {theirs.sum() / area:.2f} of box; IoU(segsuite, opencv) "
           f"{iou(ours, theirs):.3f}")
     return ours, theirs

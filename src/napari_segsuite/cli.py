@@ -83,9 +83,11 @@ def _parse_box(text: str) -> tuple[int, ...]:
     try:
         vals = tuple(int(round(float(v))) for v in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a box is r0,c0,r1,c1 (integers, end exclusive), got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"a box is r0,c0,r1,c1 (integers, end exclusive), "
+                                         f"got {text!r}") from None
     if len(vals) < 4:
-        raise argparse.ArgumentTypeError(f"a box is r0,c0,r1,c1 (plane indices first on a stack), got {text!r}")
+        raise argparse.ArgumentTypeError(f"a box is r0,c0,r1,c1 (plane indices first on a stack), "
+                                         f"got {text!r}")
     return vals
 
 
@@ -102,7 +104,8 @@ def _add_grabcut(sub):
                    help="label image of scribbles: 1 = foreground, 2 = background (hard constraints)")
     p.add_argument("--n-iter", type=int, default=5, help="model/cut rounds per box (default 5)")
     p.add_argument("--gamma", type=float, default=None, help="smoothness weight (default 30)")
-    p.add_argument("--margin", type=int, default=None, help="background margin around each box in px (default 10)")
+    p.add_argument("--margin", type=int, default=None,
+                   help="background margin around each box in px (default 10)")
     p.set_defaults(func=_cmd_grabcut)
 
 

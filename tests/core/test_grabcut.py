@@ -29,7 +29,8 @@ def _box_around(mask, pad=4):
 def test_disk_is_found_for_every_dtype(dtype):
     img, disk = _disk_image()
     scale = 200.0 if dtype == np.uint16 else (1 / 255 if np.dtype(dtype).kind == "f" else 1.0)
-    image = np.clip(img * scale, 0, np.iinfo(dtype).max if np.dtype(dtype).kind in "ui" else None).astype(dtype)
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind in "ui" else None
+    image = np.clip(img * scale, 0, top).astype(dtype)
     mask = grabcut(image, _box_around(disk))
     assert mask.dtype == bool and mask.shape == disk.shape
     assert _iou(mask, disk) > 0.9
@@ -45,7 +46,7 @@ def test_rgb_object_that_differs_only_in_hue(channel_axis):
     # Same brightness inside and outside: only the colour tells them apart.
     _, disk = _disk_image()
     rng = np.random.default_rng(3)
-    rgb = np.where(disk[..., None], [200, 60, 60], [60, 60, 200]).astype(float) + rng.normal(0, 15, disk.shape + (3,))
+    rgb = np.where(disk[..., None], [200, 60, 60], [60, 60, 200]) + rng.normal(0, 15, disk.shape + (3,))
     rgb = np.clip(rgb, 0, 255).astype(np.uint8)
     if channel_axis == 0:
         rgb = np.moveaxis(rgb, -1, 0)
@@ -210,7 +211,7 @@ def test_bad_inputs_are_refused_with_clear_messages():
 
 
 def test_large_box_is_cut_coarse_to_fine_at_full_resolution():
-    from napari_segsuite.core.boxcut import MAX_BOX_PIXELS
+    from napari_segsuite.core.cropcut import MAX_BOX_PIXELS
 
     img, disk = _disk_image((260, 260), centre=(128, 131), radius=95, noise=20)
     box = _box_around(disk, pad=6)

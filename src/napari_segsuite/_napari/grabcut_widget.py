@@ -39,17 +39,19 @@ class GrabCutWidget(Container):
         self.image = ComboBox(label="image", choices=self._layers_of("Image"))
         self.shapes = ComboBox(label="rectangles", choices=self._layers_of("Shapes"))
         self.scribbles = ComboBox(label="scribbles", choices=self._scribble_choices)
-        self.scribbles.tooltip = ("Labels layer of hard constraints: paint 1 on the object, 2 on the background, "
-                                  "then Run again (only boxes near changed scribbles are recomputed).")
-        self.image.tooltip = "Gray, RGB or multichannel image; on a stack each rectangle applies to its plane."
-        self.shapes.tooltip = ("Shapes layer with one rectangle per cell. Rotated rectangles and other shapes "
-                               "use their bounding box.")
+        self.scribbles.tooltip = ("Labels layer of hard constraints: paint 1 on the object, 2 on the "
+                                  "background, then Run again (only boxes near changed scribbles are recomputed).")
+        self.image.tooltip = ("Gray, RGB or multichannel image; on a stack each rectangle applies to "
+                              "its plane.")
+        self.shapes.tooltip = ("Shapes layer with one rectangle per cell. Rotated rectangles and other "
+                               "shapes use their bounding box.")
         self.fg_points = ComboBox(label="fg points", choices=self._points_choices)
         self.bg_points = ComboBox(label="bg points", choices=self._points_choices)
         self.fg_points.tooltip = "Optional Points layer: each point is a 3x3 foreground hard constraint."
         self.bg_points.tooltip = "Optional Points layer: each point is a 3x3 background hard constraint."
         self.output = ComboBox(label="output", choices=self._output_choices)
-        self.output.tooltip = "Labels layer to write (one new id per rectangle; later rectangles win overlaps)."
+        self.output.tooltip = ("Labels layer to write (one new id per rectangle; later rectangles win "
+                               "overlaps).")
         self.n_iter = SpinBox(label="iterations", value=5, min=1, max=20)
         self.gamma = FloatSpinBox(label="smoothness (gamma)", value=30.0, min=0.0, max=500.0, step=5.0)
         self.add_shapes_button = PushButton(text="New rectangles layer")
@@ -57,8 +59,9 @@ class GrabCutWidget(Container):
         self.run_button = PushButton(text="Run GrabCut")
         self.info = Label(value="")
         self.jobs = JobControls("draw rectangles, then Run")
-        super().__init__(widgets=[self.image, self.shapes, self.scribbles, self.fg_points, self.bg_points, self.output, self.n_iter, self.gamma,
-                                  self.add_shapes_button, self.add_scribbles_button, self.run_button, self.jobs,
+        super().__init__(widgets=[self.image, self.shapes, self.scribbles, self.fg_points, self.bg_points,
+                                  self.output, self.n_iter, self.gamma, self.add_shapes_button,
+                                  self.add_scribbles_button, self.run_button, self.jobs,
                                   self.info])
         self.run_button.changed.connect(self.run)
         self.add_shapes_button.changed.connect(self.add_shapes_layer)
@@ -145,8 +148,8 @@ class GrabCutWidget(Container):
         if self.scribbles.value is not None:
             trimap = labels_data(self.scribbles.value)
             if trimap.shape != spatial:
-                raise ValueError(f"scribble layer {self.scribbles.value.name!r} has shape {trimap.shape}, the image "
-                                 f"{spatial}: use a layer made with 'New scribble layer'.")
+                raise ValueError(f"scribble layer {self.scribbles.value.name!r} has shape {trimap.shape}, "
+                                 f"the image {spatial}: use a layer made with 'New scribble layer'.")
             trimap = np.array(trimap, copy=True)
         points = [(self.fg_points.value, 1), (self.bg_points.value, 2)]
         if any(layer is not None for layer, _ in points):
@@ -186,8 +189,8 @@ class GrabCutWidget(Container):
             image, channel_axis, spatial, boxes, trimap, notices = self._inputs()
             out_layer = self.output.value
             if out_layer is not None and labels_data(out_layer).shape != spatial:
-                raise ValueError(f"output layer {out_layer.name!r} has shape {labels_data(out_layer).shape}; the "
-                                 f"image's is {spatial}. Choose '{_NEW}'.")
+                raise ValueError(f"output layer {out_layer.name!r} has shape {labels_data(out_layer).shape}; "
+                                 f"the image's is {spatial}. Choose '{_NEW}'.")
             if out_layer is not None and out_layer is self.scribbles.value:
                 raise ValueError("the output layer cannot be the scribble layer.")
         except ValueError as exc:
@@ -209,8 +212,8 @@ class GrabCutWidget(Container):
             self._paint(img_layer, spatial, [(i, self.cache[keys[i]]) for i in keys])
             self.jobs.set_status(f"{len(keys)} box(es), {len(todo)} computed, {len(keys) - len(todo)} cached")
 
-        return self.jobs.start(iter_grabcut_masks, image, [b for _, b in todo], params["n_iter"], channel_axis,
-                               trimap, gamma=params["gamma"], on_returned=done)
+        return self.jobs.start(iter_grabcut_masks, image, [b for _, b in todo], params["n_iter"],
+                               channel_axis, trimap, gamma=params["gamma"], on_returned=done)
 
     def _in_viewer(self, layer) -> bool:
         # ``==`` rather than ``is``: the viewer may hand out proxies of its layers (plugin proxies).

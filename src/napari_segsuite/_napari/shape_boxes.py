@@ -13,7 +13,8 @@ def _is_axis_aligned_rectangle(verts: np.ndarray, shape_type: str) -> bool:
     rows, cols = verts[:, -2], verts[:, -1]
     tol = 1e-3 * max(1.0, float(np.ptp(rows)), float(np.ptp(cols)))
     # Each vertex shares its row with one neighbour and its column with the other.
-    return all(min(abs(rows[i] - rows[(i + 1) % 4]), abs(cols[i] - cols[(i + 1) % 4])) <= tol for i in range(4))
+    return all(min(abs(rows[i] - rows[(i + 1) % 4]), abs(cols[i] - cols[(i + 1) % 4])) <= tol
+               for i in range(4))
 
 
 def shapes_to_boxes(shapes_layer, image_layer, plane: tuple[int, ...] = ()):
@@ -54,7 +55,8 @@ def shapes_to_boxes(shapes_layer, image_layer, plane: tuple[int, ...] = ()):
             world = np.hstack([np.repeat(lead_world, len(world), 0), world])
         pix = np.array([image_layer.world_to_data(w) for w in world])
         if not _is_axis_aligned_rectangle(pix, kind):
-            what = "a rotated rectangle" if kind == "rectangle" else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+            article = "an" if kind[0] in "aeiou" else "a"
+            what = "a rotated rectangle" if kind == "rectangle" else f"{article} {kind}"
             notices.append(f"shape {i + 1} is {what}: its bounding box is used.")
         planes = tuple(int(round(float(v))) for v in pix[:, :lead].mean(0)) if lead > 0 else ()
         rows, cols = pix[:, -2], pix[:, -1]
