@@ -196,3 +196,20 @@ def test_cancel_leaves_the_labels_untouched(scene, qtbot):
     assert widget.jobs.status == "cancelled"
     assert widget.output.value is None and len(viewer.layers) == 2
     assert widget.run_button.enabled
+
+
+def test_rgb_layer(make_napari_viewer_proxy, qtbot):
+    viewer = make_napari_viewer_proxy()
+    yy, xx = np.mgrid[:64, :64]
+    disk = (yy - 30) ** 2 + (xx - 34) ** 2 <= 144
+    rng = np.random.default_rng(3)
+    rgb = np.where(disk[..., None], [200, 60, 60], [60, 60, 200]) + rng.normal(0, 15, disk.shape + (3,))
+    layer = viewer.add_image(np.clip(rgb, 0, 255).astype(np.uint8), name="rgb")
+    assert layer.rgb
+    shapes = viewer.add_shapes([np.array([[13.5, 17.5], [13.5, 50.5], [46.5, 50.5], [46.5, 17.5]])],
+                               shape_type="rectangle")
+    widget = GrabCutWidget(viewer)
+    widget.image.value, widget.shapes.value = layer, shapes
+    _run(widget, qtbot)
+    out = widget.output.value.data
+    assert out.shape == disk.shape and _iou(out == 1, disk) > 0.9
