@@ -43,6 +43,8 @@ _EXPORTS = {
     "clip_box": "boxcut",
     "BoxMask": "boxcut",
     "load_sample": "samples",
+    "unet_weight_map": "weightmap",
+    "iter_unet_weight_map": "weightmap",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -45,6 +45,14 @@ def _step_ground_truth(out_dir):
     return [("ground_truth", gt, gt, image)]
 
 
+def _step_weight_map(out_dir):
+    from .weightmap import unet_weight_map
+
+    _, gt = load_sample("nuclei_test")
+    weights = unet_weight_map(gt, w0=10.0, sigma=5.0, class_weights="balanced")
+    return [("weight_map", weights, None, weights)]  # float32 TIFF + grey PNG; no metrics
+
+
 def _step_grabcut(out_dir):
     """GrabCut with one box per ground-truth nucleus, 4 px larger than the nucleus on every side."""
     from scipy import ndimage as ndi
@@ -59,7 +67,8 @@ def _step_grabcut(out_dir):
 
 
 #: (backend name, step function). Backends append theirs.
-DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("GrabCut (GT boxes +4 px)", _step_grabcut)]
+DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("border weight map", _step_weight_map),
+              ("GrabCut (GT boxes +4 px)", _step_grabcut)]
 
 
 def run_headless_demo(out_dir, out=sys.stdout) -> dict:
