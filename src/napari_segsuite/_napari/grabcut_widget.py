@@ -9,7 +9,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
 
 from ._jobs import JobControls
-from ._layers import current_plane, image_data, labels_data, spatial_kwargs
+from ._layers import current_plane, image_data, labels_data, layer_in_viewer, spatial_kwargs, unwrap
 from .shape_boxes import points_to_pixels, shapes_to_boxes
 
 if TYPE_CHECKING:
@@ -216,8 +216,7 @@ class GrabCutWidget(Container):
                                channel_axis, trimap, gamma=params["gamma"], on_returned=done)
 
     def _in_viewer(self, layer) -> bool:
-        # ``==`` rather than ``is``: the viewer may hand out proxies of its layers (plugin proxies).
-        return layer is not None and any(lay == layer for lay in self._viewer.layers)
+        return layer_in_viewer(self._viewer, layer)
 
     def _paint(self, img_layer, spatial, results):
         """Paint results (shape index, BoxMask) in drawing order into the output layer (main thread)."""
@@ -232,6 +231,7 @@ class GrabCutWidget(Container):
                                             **spatial_kwargs(img_layer, ndim=len(spatial)))
             self.output.value = layer
         data = layer.data
+        layer = unwrap(layer)  # the real layer: proxies are new objects on every access
         offset, previous = self._painted.get(layer, (None, {}))
         for label_id, res in previous.items():  # erase what the last run painted (only where still ours)
             view = data[res.slices]
