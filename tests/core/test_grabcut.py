@@ -249,3 +249,16 @@ def test_never_empty_on_dim_crowded_nuclei():
     assert (sizes > 0).mean() > 0.9
     ious = [_iou(labels == i + 1, gt == i + 1) for i in range(len(boxes))]
     assert np.mean(ious) > 0.7
+
+
+def test_paint_box_masks_continues_after_existing_ids():
+    from napari_segsuite.core import BoxMask, paint_box_masks
+
+    existing = np.zeros((10, 10), np.int32)
+    existing[0, 0] = 4
+    a = BoxMask((1, 1, 4, 4), (slice(1, 4), slice(1, 4)), np.ones((3, 3), bool))
+    b = BoxMask((2, 2, 6, 6), (slice(2, 6), slice(2, 6)), np.eye(4, dtype=bool))
+    out = paint_box_masks((10, 10), [a, None, b], labels=existing)
+    assert out[0, 0] == 4 and out[1, 1] == 5 and out[1, 2] == 5
+    assert out[2, 2] == 7 and out[3, 3] == 7 and out[2, 3] == 5  # the later box wins its own pixels only
+    assert existing[1, 1] == 0  # the input is not modified

@@ -209,6 +209,8 @@ class GrabCutWidget(Container):
         def done(masks):
             for (i, _), res in zip(todo, masks):
                 self.cache[keys[i]] = res
+            # Keep only the boxes of this run: memory stays bounded by the rectangles on screen.
+            self.cache = {key: self.cache[key] for key in keys.values()}
             self._paint(img_layer, spatial, [(i, self.cache[keys[i]]) for i in keys])
             self.jobs.set_status(f"{len(keys)} box(es), {len(todo)} computed, {len(keys) - len(todo)} cached")
 
