@@ -262,3 +262,13 @@ def test_paint_box_masks_continues_after_existing_ids():
     assert out[0, 0] == 4 and out[1, 1] == 5 and out[1, 2] == 5
     assert out[2, 2] == 7 and out[3, 3] == 7 and out[2, 3] == 5  # the later box wins its own pixels only
     assert existing[1, 1] == 0  # the input is not modified
+
+
+def test_core_grabcut_is_the_function_even_after_the_module_is_imported():
+    import importlib
+
+    import napari_segsuite.core as core
+
+    importlib.import_module("napari_segsuite.core.boxcut")
+    assert callable(core.grabcut) and core.grabcut.__name__ == "grabcut"
+    assert core.grabcut_boxes.__name__ == "grabcut_boxes"
