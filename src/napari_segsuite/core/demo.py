@@ -53,8 +53,22 @@ def _step_weight_map(out_dir):
     return [("weight_map", weights, None, weights)]  # float32 TIFF + grey PNG; no metrics
 
 
+def _step_grabcut(out_dir):
+    """GrabCut with one box per ground-truth nucleus, 4 px larger than the nucleus on every side."""
+    from scipy import ndimage as ndi
+
+    from .boxcut import grabcut_boxes
+
+    image, gt = load_sample("nuclei_test")
+    h, w = gt.shape
+    boxes = [(max(sl[0].start - 4, 0), max(sl[1].start - 4, 0), min(sl[0].stop + 4, h), min(sl[1].stop + 4, w))
+             for sl in ndi.find_objects(gt) if sl is not None]
+    return [("grabcut_boxes", grabcut_boxes(image, boxes), gt, image)]
+
+
 #: (backend name, step function). Backends append theirs.
-DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("border weight map", _step_weight_map)]
+DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("border weight map", _step_weight_map),
+              ("GrabCut (GT boxes +4 px)", _step_grabcut)]
 
 
 def run_headless_demo(out_dir, out=sys.stdout) -> dict:
