@@ -116,6 +116,24 @@ def _add_grabcut(sub):
     p.set_defaults(func=_cmd_grabcut)
 
 
+def _check_boxes_inside(boxes, shape, channel_axis) -> None:
+    """Refuse typed boxes that reach past the image (the core clips them, which suits drawn rectangles).
+
+    On the command line such a box is a slip: columns before rows, x/y/width/height, another image.
+    """
+    ndim = len(shape)
+    if channel_axis is not None:
+        if not -ndim <= channel_axis < ndim:
+            return  # the core reports the bad axis
+        shape = tuple(n for i, n in enumerate(shape) if i != channel_axis % ndim)
+    rows, cols = shape[-2:]
+    for box in boxes:
+        r0, c0, r1, c1 = box[-4:]
+        if min(r0, c0) < 0 or r1 > rows or c1 > cols:
+            raise CLIError(f"box {','.join(map(str, box))} reaches outside the image ({rows} rows x {cols} columns); "
+                           "a box is r0,c0,r1,c1 in pixels, rows first, end exclusive.")
+
+
 def _cmd_grabcut(args) -> int:
     from napari_segsuite.core.boxcut import iter_grabcut_boxes
     from napari_segsuite.core.io import read_image, write_tiff
@@ -129,6 +147,7 @@ def _cmd_grabcut(args) -> int:
     trimap = read_image(args.trimap) if args.trimap is not None else None
     if args.output.suffix.lower() not in (".tif", ".tiff"):
         raise CLIError(f"the output must be a .tif file, got {args.output}.")
+    _check_boxes_inside(args.box, image.shape, channel_axis)
     params = {k: v for k, v in (("gamma", args.gamma), ("margin", args.margin)) if v is not None}
     labels = run(iter_grabcut_boxes(image, args.box, args.n_iter, channel_axis, trimap, **params),
                  progress=terminal_progress())

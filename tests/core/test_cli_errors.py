@@ -208,7 +208,8 @@ def _grabcut_cases(f, out):
         yield f"trimap-{bad}", ["grabcut", f["image"], *box, "--trimap", f[bad], "-o", target], [target]
     for b in ("10,10,10,40", "10,10,40,10", "40,40,10,10", "-5,-5,20,20", "0,0,1000,1000", "100,100,120,120",
               "10,10,40", "a,b,c,d", "10,10,40,40,50,60"):
-        yield f"box-{b}", ["grabcut", f["image"], "--box", b, "-o", target], [target]
+        yield f"box-{b}", ["grabcut", f["image"], f"--box={b}", "-o", target], [target]
+    yield "box-space-negative", ["grabcut", f["image"], "--box", "-5,-5,20,20", "-o", target], [target]
     for params in (["--n-iter", "0"], ["--n-iter", "-1"], ["--gamma", "-1"], ["--gamma", "nan"],
                    ["--margin", "-3"], ["--channel-axis", "5"]):
         yield "param" + "".join(params), ["grabcut", f["image"], *box, "-o", target, *params], [target]

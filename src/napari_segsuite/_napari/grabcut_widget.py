@@ -9,7 +9,8 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
 
 from ._jobs import JobControls
-from ._layers import current_plane, image_data, labels_data, layer_in_viewer, spatial_kwargs, unwrap
+from ._layers import (current_plane, image_data, labels_data, layer_in_viewer, reset_layer_choices, spatial_kwargs,
+                      unwrap)
 from .shape_boxes import points_to_pixels, shapes_to_boxes
 
 if TYPE_CHECKING:
@@ -97,8 +98,7 @@ class GrabCutWidget(Container):
         return [(_NEW, None)] + [(lay.name, lay) for lay in self._layers_of("Labels")()]
 
     def _refresh(self, *_):
-        for w in (self.image, self.shapes, self.scribbles, self.fg_points, self.bg_points, self.output):
-            w.reset_choices()
+        reset_layer_choices(self.image, self.shapes, self.scribbles, self.fg_points, self.bg_points, self.output)
 
     # -- helpers ------------------------------------------------------------------------------------
     def add_shapes_layer(self, *_):
