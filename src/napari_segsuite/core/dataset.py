@@ -23,9 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_path, read_image, write_tiff
+from ._staging import StagedWrite, friendly_os_error
+from .io import read_image, write_tiff
 from .labels import as_labels, smallest_uint_dtype
 from .progress import Progress, run
+
+
+def _write_json(path: Path, data: dict) -> None:
+    Path(path).write_text(json.dumps(data, indent=2))
 
 __all__ = [
     "DatasetItem",
@@ -64,34 +69,40 @@ def check_item_name(name: str) -> str:
     return name
 
 
-def _image_axes(image: np.ndarray, mask: np.ndarray) -> str:
+def _image_axes(image: np.ndarray, mask: np.ndarray, name: str) -> str:
     if image.shape == mask.shape:
         return "YX" if image.ndim == 2 else "ZYX"
-    if image.shape[:-1] == mask.shape:
-        return ("YXC" if mask.ndim == 2 else "ZYXC")
+    if image.ndim == mask.ndim + 1 and image.shape[:-1] == mask.shape:
+        return "YXC" if mask.ndim == 2 else "ZYXC"
     raise ValueError(
-        f"image shape {image.shape} does not match labels shape {mask.shape}: the image must have the "
-        "labels' shape, optionally with a trailing channel axis."
+        f"{name}: image shape {image.shape} does not match labels shape {mask.shape}: the image must have "
+        "the labels' shape, optionally with a trailing channel axis (RGB)."
     )
 
 
-def _prepare_items(items) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
+def _prepare_items(items) -> list[tuple[str, np.ndarray, np.ndarray, str, dict]]:
+    """Check ``(name, image, labels[, meta])`` entries; return ``(name, image, mask, axes, meta)`` tuples."""
     prepared, seen = [], set()
     for entry in items:
         try:
-            name, image, labels = entry
+            name, image, labels, *rest = entry
         except (TypeError, ValueError) as exc:
             raise ValueError("each item must be a (name, image, labels) tuple") from exc
+        if len(rest) > 1 or (rest and not isinstance(rest[0], dict)):
+            raise ValueError("each item must be (name, image, labels) or (name, image, labels, meta dict).")
+        meta = dict(rest[0]) if rest else {}
         name = check_item_name(name)
         if name in seen:
             raise ValueError(f"item name {name!r} is given twice.")
         seen.add(name)
         image = np.asarray(image)
+        if image.dtype.kind not in "biuf":
+            raise ValueError(f"{name}: images must be numeric, got dtype {image.dtype}.")
         if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
             raise ValueError(f"{name}: the image contains NaN or infinite values.")
         mask = as_labels(labels, name=f"{name} labels")
-        axes = _image_axes(image, mask)
-        prepared.append((name, image, mask, axes))
+        axes = _image_axes(image, mask, name)
+        prepared.append((name, image, mask, axes, meta))
     if not prepared:
         raise ValueError("nothing to export: no items were given.")
     return prepared
@@ -105,28 +116,127 @@ def _read_manifest(path: Path) -> dict | None:
         data = json.loads(manifest.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{manifest}: not readable JSON ({exc}).") from exc
-    if data.get("format") != DATASET_FORMAT:
-        raise ValueError(f"{manifest}: not a napari-segsuite dataset (format {data.get('format')!r}).")
+    if not isinstance(data, dict) or data.get("format") != DATASET_FORMAT:
+        fmt = data.get("format") if isinstance(data, dict) else None
+        raise ValueError(f"{manifest}: not a napari-segsuite dataset (format {fmt!r}).")
     if data.get("version", 0) > DATASET_VERSION:
         raise ValueError(f"{manifest}: dataset version {data['version']} is newer than this software reads.")
     return data
 
 
-def _write_json(path: Path, data: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2))
+def open_destination(path: Path, layout: str, names: list[str], overwrite: bool) -> dict | None:
+    """Check that ``path`` can take items ``names`` in ``layout``; return its manifest (None if new).
+
+    Raises ValueError for a file in the way, a foreign non-empty folder, a dataset of another layout, or
+    items that exist already (unless ``overwrite``).
+    """
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: exists and is not a folder; choose a folder for the dataset.")
+    manifest = _read_manifest(path) if path.exists() else None
+    if manifest is None and path.exists() and any(not p.name.startswith(".") for p in path.iterdir()):
+        if not overwrite:
+            raise ValueError(
+                f"{path}: the folder already holds files that are not a napari-segsuite dataset; "
+                "choose an empty or new folder (or allow overwriting)."
+            )
+    if manifest is not None and manifest.get("layout", "tiff") != layout:
+        raise ValueError(
+            f"{path}: holds a {manifest.get('layout', 'tiff')!r} dataset; a folder holds one layout only. "
+            f"Choose another folder for the {layout!r} export."
+        )
+    existing = {it["name"] for it in (manifest or {}).get("items", [])}
+    clashes = [name for name in names if name in existing]
+    if clashes and not overwrite:
+        raise ValueError(
+            f"{path}: already holds item(s) {', '.join(clashes)}; rename them or allow overwriting."
+        )
+    return manifest
+
+
+def build_manifest(layout: str, entries: list[dict], old: dict | None, parameters: dict | None,
+                   weight_map: dict | None, extra: dict | None = None) -> dict:
+    """The ``dataset.json`` content: layout, items, provenance (software, time, parameters)."""
+    from napari_segsuite import __version__
+
+    axes = {e.get("axes") for e in entries}
+    params = dict((old or {}).get("parameters", {}))
+    params.update(parameters or {})
+    if weight_map is not None:
+        params["weight_map"] = dict(weight_map)
+    data = {
+        "format": DATASET_FORMAT,
+        "version": DATASET_VERSION,
+        "layout": layout,
+        "axes": axes.pop() if len(axes) == 1 else "mixed",
+        "items": entries,
+        "created_by": f"napari-segsuite {__version__}",
+        "software": {"name": "napari-segsuite", "version": __version__,
+                     "numpy": np.__version__},
+        "created": (old or {}).get("created") or _now(),
+        "modified": _now(),
+        "parameters": _jsonable(params),
+    }
+    data.update(extra or {})
+    return data
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _jsonable(value):
+    """Convert numpy scalars/arrays and tuples in provenance dicts to plain JSON types."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def item_entry(name: str, image: np.ndarray, mask: np.ndarray, axes: str, meta: dict) -> dict:
+    """The manifest entry fields every layout shares (paths are added by the writer)."""
+    entry = {"name": name, "axes": axes, "shape": list(image.shape), "dtype": image.dtype.str,
+             "mask_dtype": mask_disk_dtype(mask).name, "n_instances": int(np.count_nonzero(np.unique(mask)))}
+    entry.update(_jsonable(meta))
+    return entry
+
+
+def mask_disk_dtype(mask: np.ndarray) -> np.dtype:
+    """The on-disk label dtype: the smallest unsigned type holding the largest id."""
+    return smallest_uint_dtype(int(mask.max()))
+
+
+def compute_weights(mask: np.ndarray, weight_map: dict | None, meta: dict) -> np.ndarray | None:
+    """The float32 border weight map of ``mask`` (None when ``weight_map`` is None)."""
+    if weight_map is None:
+        return None
+    from .weightmap import unet_weight_map
+
+    kwargs = dict(weight_map)
+    if "spacing" not in kwargs and meta.get("pixel_size") is not None and len(meta["pixel_size"]) == mask.ndim:
+        kwargs["spacing"] = tuple(float(s) for s in meta["pixel_size"])
+    return np.asarray(unet_weight_map(mask, **kwargs), dtype=np.float32)
 
 
 def iter_export_dataset(path, items: Iterable, format: str = "tiff", weight_map: dict | None = None,
                         overwrite: bool = False, parameters: dict | None = None):
     """Generator form of :func:`export_dataset`: yields :class:`Progress`, returns the dataset path."""
-    from napari_segsuite import __version__
-
-    fmt = format.lower().replace("_", "-")
+    fmt = str(format).lower().replace("_", "-")
+    fmt = {"omezarr": "ome-zarr", "zarr": "ome-zarr", "tif": "tiff"}.get(fmt, fmt)
     if fmt not in ("tiff", "ome-zarr", "coco"):
         raise ValueError(f"unknown dataset format {format!r}; use 'tiff', 'ome-zarr' or 'coco'.")
     if weight_map is not None and not isinstance(weight_map, dict):
         raise ValueError("weight_map must be None or a dict of unet_weight_map keyword arguments.")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise ValueError("parameters must be None or a dict.")
     path = Path(path)
     prepared = _prepare_items(items)
     if fmt != "tiff":
@@ -134,56 +244,33 @@ def iter_export_dataset(path, items: Iterable, format: str = "tiff", weight_map:
 
         result = yield from export_formats.iter_export(path, prepared, fmt, weight_map, overwrite, parameters)
         return result
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{path}: exists and is not a folder.")
-    manifest = _read_manifest(path) if path.exists() else None
-    if manifest is None and path.exists() and any(p for p in path.iterdir() if not p.name.startswith(".")):
-        if not overwrite:
-            raise ValueError(
-                f"{path}: the folder already holds files that are not a napari-segsuite dataset; "
-                "choose an empty or new folder (or allow overwriting)."
-            )
-    existing = {it["name"]: it for it in (manifest or {}).get("items", [])}
-    clashes = [name for name, *_ in prepared if name in existing]
-    if clashes and not overwrite:
-        raise ValueError(
-            f"{path}: already holds item(s) {', '.join(clashes)}; rename them or allow overwriting."
-        )
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except PermissionError as exc:
-        raise PermissionError(f"{path}: cannot create the folder ({exc.strerror}).") from exc
+    manifest = open_destination(path, "tiff", [p[0] for p in prepared], overwrite)
+    entries = {it["name"]: it for it in (manifest or {}).get("items", [])}
     total = len(prepared)
-    axes_seen = set()
-    for i, (name, image, mask, axes) in enumerate(prepared):
-        axes_seen.add(axes)
-        entry = {"name": name, "image": f"images/{name}.tif", "mask": f"masks/{name}.tif", "axes": axes}
-        weights = None
-        if weight_map is not None:
-            from .weightmap import unet_weight_map
-
-            weights = unet_weight_map(mask, **weight_map)
-            entry["weights"] = f"weights/{name}.tif"
-        # Write everything for this item, then record it: an interrupted export never lists a partial item.
-        write_tiff(path / entry["image"], image)
-        write_tiff(path / entry["mask"], mask.astype(smallest_uint_dtype(int(mask.max()))))
+    for i, (name, image, mask, axes, meta) in enumerate(prepared):
+        weights = compute_weights(mask, weight_map, meta)
+        entry = item_entry(name, image, mask, axes, meta)
+        entry.update(image=f"images/{name}.tif", mask=f"masks/{name}.tif")
         if weights is not None:
-            write_tiff(path / entry["weights"], weights.astype(np.float32))
-        elif name in existing and existing[name].get("weights"):
-            old = path / existing[name]["weights"]
-            if old.exists():
-                old.unlink()
-        existing[name] = entry
-        data = {
-            "format": DATASET_FORMAT,
-            "version": DATASET_VERSION,
-            "axes": axes if len(axes_seen) == 1 and (manifest is None or manifest.get("axes") == axes) else "mixed",
-            "items": list(existing.values()),
-            "created_by": f"napari-segsuite {__version__}",
-            "parameters": {**(manifest or {}).get("parameters", {}), **(parameters or {}),
-                           **({"weight_map": weight_map} if weight_map is not None else {})},
-        }
-        _write_json(path / "dataset.json", data)
+            entry["weights"] = f"weights/{name}.tif"
+        old = entries.get(name)
+        entries[name] = entry
+        data = build_manifest("tiff", list(entries.values()), manifest, parameters, weight_map)
+        try:
+            with StagedWrite() as stage:
+                write_tiff(stage.file(path / entry["image"]), image)
+                write_tiff(stage.file(path / entry["mask"]), mask.astype(mask_disk_dtype(mask)))
+                if weights is not None:
+                    write_tiff(stage.file(path / entry["weights"]), weights)
+                if old is not None:
+                    for key in ("image", "mask", "weights"):
+                        if old.get(key) and old[key] != entry.get(key):
+                            stage.remove_on_commit(path / old[key])
+                _write_json(stage.file(path / "dataset.json"), data)
+                stage.commit()
+        except OSError as exc:
+            raise friendly_os_error(exc, path) from exc
+        manifest = data
         yield Progress(i + 1, total, f"wrote {name}")
     return path
 
