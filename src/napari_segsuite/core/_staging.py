@@ -30,21 +30,26 @@ def remove_path(path: Path) -> None:
             pass
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
+# read once at import (on the main thread): os.umask is process-wide, so it is not touched from workers
+_UMASK = _read_umask()
+
+
 def _default_mode(path: Path) -> None:
     """Give a temporary file/folder the permissions a normally created one would have (mkstemp uses 0600)."""
     base = 0o777 if path.is_dir() else 0o666
-    os.chmod(path, base & ~_umask())
+    os.chmod(path, base & ~_UMASK)
 
 
-def friendly_os_error(exc: OSError, where) -> OSError:
+def friendly_os_error(exc: OSError, where, item: str | None = None) -> OSError:
     """Turn a low-level OSError while writing into one whose message says what happened and what to do."""
-    tail = "nothing of the current item was written and the dataset is unchanged."
+    what = f"item {item!r} was not written" if item else "nothing was written"
+    tail = f"{what}; the items listed in dataset.json are complete."
     if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         new = PermissionError(exc.errno or errno.EACCES,
                               f"{where}: cannot write here (permission denied or read-only); choose another "

@@ -1,6 +1,6 @@
 """The training-data format: ``export_dataset`` writes it, ``load_dataset`` reads it back.
 
-Layout (``format="tiff"``)::
+Layout (``format="tiff"``, the default)::
 
     DATASET/
       dataset.json        {"format": "segsuite-dataset", "version": 1, "axes": "YX", "items": [...],
@@ -9,8 +9,11 @@ Layout (``format="tiff"``)::
       masks/NAME.tif      instance labels, 0 = background, smallest unsigned dtype that holds them
       weights/NAME.tif    float32 border weight map (optional)
 
-``load_dataset`` also reads a cellpose-style folder of ``NAME.tif`` + ``NAME_masks.tif`` pairs, and the
-OME-Zarr and COCO layouts that :mod:`napari_segsuite.core.export_formats` writes.
+``dataset.json`` also records ``"layout"``, each item's axes, shape, dtype and source metadata, the
+software version, the creation time and the export ``parameters`` (weight-map settings, source layers,
+pixel size). ``load_dataset`` also reads a cellpose-style folder of ``NAME.tif`` + ``NAME_masks.tif`` pairs,
+and the OME-Zarr and COCO layouts (:mod:`.export_omezarr`, :mod:`.export_coco`, dispatched by
+:mod:`.export_formats`).
 """
 
 from __future__ import annotations
@@ -96,8 +99,8 @@ def _prepare_items(items) -> list[tuple[str, np.ndarray, np.ndarray, str, dict]]
             raise ValueError(f"item name {name!r} is given twice.")
         seen.add(name)
         image = np.asarray(image)
-        if image.dtype.kind not in "biuf":
-            raise ValueError(f"{name}: images must be numeric, got dtype {image.dtype}.")
+        if image.dtype.kind not in "iuf":
+            raise ValueError(f"{name}: images must be integer or float, got dtype {image.dtype}.")
         if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
             raise ValueError(f"{name}: the image contains NaN or infinite values.")
         mask = as_labels(labels, name=f"{name} labels")
@@ -214,6 +217,13 @@ def mask_disk_dtype(mask: np.ndarray) -> np.dtype:
     return smallest_uint_dtype(int(mask.max()))
 
 
+def tiff_photometric(image: np.ndarray, axes: str) -> str:
+    """``"rgb"`` for 3-channel 8/16-bit images, else ``"minisblack"`` (stacks are planes, never colours)."""
+    if axes.endswith("C") and image.shape[-1] == 3 and image.dtype in (np.uint8, np.uint16):
+        return "rgb"
+    return "minisblack"
+
+
 def compute_weights(mask: np.ndarray, weight_map: dict | None, meta: dict) -> np.ndarray | None:
     """The float32 border weight map of ``mask`` (None when ``weight_map`` is None)."""
     if weight_map is None:
@@ -258,10 +268,11 @@ def iter_export_dataset(path, items: Iterable, format: str = "tiff", weight_map:
         data = build_manifest("tiff", list(entries.values()), manifest, parameters, weight_map)
         try:
             with StagedWrite() as stage:
-                write_tiff(stage.file(path / entry["image"]), image)
-                write_tiff(stage.file(path / entry["mask"]), mask.astype(mask_disk_dtype(mask)))
+                write_tiff(stage.file(path / entry["image"]), image, photometric=tiff_photometric(image, axes))
+                write_tiff(stage.file(path / entry["mask"]), mask.astype(mask_disk_dtype(mask)),
+                           photometric="minisblack")
                 if weights is not None:
-                    write_tiff(stage.file(path / entry["weights"]), weights)
+                    write_tiff(stage.file(path / entry["weights"]), weights, photometric="minisblack")
                 if old is not None:
                     for key in ("image", "mask", "weights"):
                         if old.get(key) and old[key] != entry.get(key):
@@ -269,7 +280,7 @@ def iter_export_dataset(path, items: Iterable, format: str = "tiff", weight_map:
                 _write_json(stage.file(path / "dataset.json"), data)
                 stage.commit()
         except OSError as exc:
-            raise friendly_os_error(exc, path) from exc
+            raise friendly_os_error(exc, path, name) from exc
         manifest = data
         yield Progress(i + 1, total, f"wrote {name}")
     return path
@@ -283,19 +294,26 @@ def export_dataset(path, items: Iterable, format: str = "tiff", weight_map: dict
     ----------
     path : str or Path
         Dataset folder (created if needed). An existing dataset is added to.
-    items : iterable of (name, image, labels)
-        ``name`` is a file stem; ``image`` has the labels' shape, optionally with a trailing channel
-        axis; ``labels`` are instance labels (0 = background).
+    items : iterable of (name, image, labels) or (name, image, labels, meta)
+        ``name`` is a file stem; ``image`` (uint8, uint16, float32, ... any numeric dtype, kept exactly)
+        has the labels' shape, optionally with a trailing channel axis (RGB); ``labels`` are 2D or 3D
+        instance labels (0 = background; ids up to 2**32 - 1). ``meta`` is an optional dict recorded in
+        the item's ``dataset.json`` entry, e.g. ``{"source_image": "nuclei", "source_labels": "nuclei
+        labels", "pixel_size": [0.65, 0.65], "unit": "micrometer", "plane": 3}``; ``pixel_size`` (one value
+        per label axis) also becomes the OME-Zarr scale and the weight map's ``spacing``.
     format : {"tiff", "ome-zarr", "coco"}
-        Layout to write (see the module docstring and DESIGN.md).
+        Layout to write: ``"tiff"`` (module docstring), ``"ome-zarr"`` (OME-NGFF 0.5, zarr v3, see
+        :mod:`.export_omezarr`) or ``"coco"`` (COCO instances JSON with RLE masks, images beside it, 2D only,
+        see :mod:`.export_coco`). A folder holds one layout.
     weight_map : dict or None
         If given, keyword arguments of :func:`unet_weight_map`; weight maps are written beside the masks.
     overwrite : bool
         Replace items of the same name (and write into a non-empty foreign folder). Default False.
     parameters : dict, optional
-        Provenance recorded in ``dataset.json`` (source layer names, pixel size, ...).
+        Provenance recorded in ``dataset.json`` under ``"parameters"`` (merged with earlier exports),
+        beside the software name and version and the time.
     progress : callable, optional
-        Called with each :class:`Progress` event.
+        Called with each :class:`Progress` event; returning False cancels after the current item.
 
     Returns
     -------
@@ -305,9 +323,19 @@ def export_dataset(path, items: Iterable, format: str = "tiff", weight_map: dict
     Raises
     ------
     ValueError
-        Bad names, shapes or labels; items that exist already (without ``overwrite``).
+        Bad names, shapes, dtypes or labels; items that exist already (without ``overwrite``); a folder
+        holding other files or another layout; stacks for COCO. Checked before anything is written.
     PermissionError
         The folder is not writable. Nothing half-written is left.
+    OSError
+        The disk is full or a file is in the way of a folder; the failed item is not written.
+
+    Notes
+    -----
+    Each item's files and the updated ``dataset.json`` are written under temporary names and renamed
+    into place together; if that fails, what was renamed is undone. Items written before a failure or a
+    cancel stay complete and listed. Masks are stored in the smallest unsigned dtype holding the largest
+    id, and :func:`load_dataset` returns them in that dtype with identical values.
 
     Examples
     --------
@@ -331,15 +359,30 @@ def _load_segsuite_tiff(path: Path, manifest: dict) -> list[DatasetItem]:
     return out
 
 
+_CELLPOSE_MASK_SUFFIXES = (".tif", ".tiff", ".png")
+_CELLPOSE_IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+
+
 def _load_cellpose(path: Path) -> list[DatasetItem]:
+    """Pairs ``NAME.ext`` (or ``NAME_img.ext``) + ``NAME_masks.ext``, as cellpose trains from and saves."""
     out = []
-    for mask_path in sorted(path.glob("*_masks.tif*")):
-        stem = mask_path.name.split("_masks.")[0]
-        candidates = [path / f"{stem}{ext}" for ext in (".tif", ".tiff", ".png")]
+    for mask_path in sorted(path.iterdir()):
+        if mask_path.name.startswith(".") or mask_path.suffix.lower() not in _CELLPOSE_MASK_SUFFIXES:
+            continue
+        if not mask_path.stem.endswith("_masks"):
+            continue
+        stem = mask_path.stem[: -len("_masks")]
+        candidates = [path / f"{base}{ext}" for base in (stem, f"{stem}_img") for ext in _CELLPOSE_IMAGE_SUFFIXES]
         image_path = next((c for c in candidates if c.exists()), None)
         if image_path is None:
             continue
-        out.append(DatasetItem(stem, read_image(image_path), read_image(mask_path), None, {"layout": "cellpose"}))
+        image, mask = read_image(image_path), read_image(mask_path)
+        checked = as_labels(mask, name=str(mask_path))
+        if mask.dtype.kind not in "iu":
+            mask = checked.astype(smallest_uint_dtype(int(checked.max())))
+        _image_axes(image, mask, str(image_path))
+        out.append(DatasetItem(stem, image, mask, None,
+                               {"layout": "cellpose", "image_file": image_path.name, "mask_file": mask_path.name}))
     return out
 
 

@@ -189,15 +189,16 @@ def manifest_extra(state: dict) -> dict:
     return {"annotations": ANNOTATIONS, "image_root": "images"}
 
 
-def _write_image(target: Path, image: np.ndarray, png: bool) -> None:
+def _write_image(target: Path, image: np.ndarray, axes: str, png: bool) -> None:
     if png:
         import imageio.v3 as iio
 
         iio.imwrite(target, image, extension=".png")
     else:
+        from .dataset import tiff_photometric
         from .io import write_tiff
 
-        write_tiff(target, image)
+        write_tiff(target, image, photometric=tiff_photometric(image, axes))
 
 
 def stage_item(stage, path: Path, entry: dict, image, mask, weights, state) -> None:
@@ -208,12 +209,12 @@ def stage_item(stage, path: Path, entry: dict, image, mask, weights, state) -> N
     png = _png_ok(image, axes)
     file_name = f"{name}.png" if png else f"{name}.tif"
     entry.update(image=f"images/{file_name}", mask=ANNOTATIONS)
-    _write_image(stage.file(path / entry["image"]), image, png)
+    _write_image(stage.file(path / entry["image"]), image, axes, png)
     if weights is not None:
         from .io import write_tiff
 
         entry["weights"] = f"weights/{name}.tif"
-        write_tiff(stage.file(path / entry["weights"]), weights)
+        write_tiff(stage.file(path / entry["weights"]), weights, photometric="minisblack")
     coco = state["coco"]
     old_ids = {im["id"] for im in coco["images"] if Path(im["file_name"]).stem == name}
     images = [im for im in coco["images"] if im["id"] not in old_ids]

@@ -77,7 +77,7 @@ def iter_export(path, prepared_items, fmt, weight_map, overwrite, parameters):
                 _write_json(stage.file(path / "dataset.json"), data)
                 stage.commit()
         except OSError as exc:
-            raise friendly_os_error(exc, path) from exc
+            raise friendly_os_error(exc, path, name) from exc
         entries, manifest = new_entries, data
         yield Progress(i + 1, total, f"wrote {name}")
     return path
