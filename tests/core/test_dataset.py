@@ -211,19 +211,43 @@ def test_failure_after_complete_items_keeps_them(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "ds").rglob("*.tif")) == ["a.tif", "a.tif"]
 
 
-@pytest.mark.parametrize("layout", ["tiff", "coco"])
-def test_file_in_the_way_of_a_folder(tmp_path, layout):
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_folder_in_the_way_of_a_file_is_never_replaced(tmp_path, layout):
     image, labels = synthetic_nuclei((48, 48), n_nuclei=3, seed=5)
     out = export_dataset(tmp_path / "ds", [("a", image, labels)], format=layout)
     manifest = (out / "dataset.json").read_text()
-    (out / "weights").write_text("a file where the weights folder must go")
-    (out / "images" / "b.png").mkdir()  # a folder where an image file must go (COCO: png)
-    (out / "images" / "b.tif").mkdir()  # (TIFF layout)
-    with pytest.raises(OSError, match="ds"):
+    blockers = [out / "images" / "b.png", out / "images" / "b.tif"] if layout != "ome-zarr" else []
+    for blocker in blockers:  # a user's folder where the new item's image file must go
+        blocker.mkdir(parents=True)
+        (blocker / "keep.txt").write_text("mine")
+    if layout == "ome-zarr":
+        (out / "b.ome.zarr").write_text("a file where the item's folder must go")
+    with pytest.raises(OSError, match="is in the way.*item 'b' was not written"):
         export_dataset(out, [("b", image, labels)], format=layout, overwrite=True)
     assert (out / "dataset.json").read_text() == manifest
     assert not _leftovers(out)
+    assert all((b / "keep.txt").read_text() == "mine" for b in blockers)
     assert [it.name for it in load_dataset(out)] == ["a"]
+
+
+def test_file_in_the_way_of_a_folder(tmp_path):
+    (tmp_path / "images").write_text("not a folder")
+    image, labels = synthetic_nuclei((48, 48), n_nuclei=3, seed=5)
+    with pytest.raises(OSError, match="in the way.*images.*item 'a' was not written"):
+        export_dataset(tmp_path, [("a", image, labels)], overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images"]
+
+
+def test_stray_files_are_not_overwritten_without_consent(tmp_path):
+    image, labels = synthetic_nuclei((48, 48), n_nuclei=3, seed=5)
+    out = export_dataset(tmp_path / "ds", [("a", image, labels)])
+    (out / "masks" / "b.tif").write_bytes(b"someone else's file")
+    with pytest.raises(FileExistsError, match="b.tif exists already.*allow overwriting"):
+        export_dataset(out, [("b", image, labels)])
+    assert (out / "masks" / "b.tif").read_bytes() == b"someone else's file"
+    assert not (out / "images" / "b.tif").exists() and not _leftovers(out)
+    export_dataset(out, [("b", image, labels)], overwrite=True)
+    np.testing.assert_array_equal(load_dataset(out)[1].mask, labels)
 
 
 def test_full_disk_message(tmp_path, monkeypatch):

@@ -56,18 +56,37 @@ def friendly_os_error(exc: OSError, where, item: str | None = None) -> OSError:
                               f"folder; {tail}")
     elif exc.errno == errno.ENOSPC:
         new = OSError(errno.ENOSPC, f"{where}: the disk is full; free some space and export again; {tail}")
-    elif isinstance(exc, (NotADirectoryError, FileExistsError)) or exc.errno in (errno.ENOTDIR, errno.EEXIST):
-        new = OSError(exc.errno, f"{where}: a file is in the way where a folder must be created "
-                                 f"({exc.filename}); move it or choose another folder; {tail}")
+    elif isinstance(exc, TargetExists):
+        new = FileExistsError(exc.errno, f"{where}: {exc.strerror}; {tail}")
+    elif isinstance(exc, (NotADirectoryError, FileExistsError, IsADirectoryError)) or exc.errno in (
+            errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        new = OSError(exc.errno, f"{where}: a file or folder is in the way ({exc.filename}); move it or "
+                                 f"choose another folder; {tail}")
     else:
         new = OSError(exc.errno, f"{where}: could not write ({exc.strerror or exc}); {tail}")
     new.__cause__ = exc
     return new
 
 
+class TargetExists(FileExistsError):
+    """A path the export would replace is not the export's to replace."""
+
+
+def _check_target(final: Path, replace: bool, is_dir: bool) -> None:
+    if not (final.exists() or final.is_symlink()):
+        return
+    if final.is_dir() != is_dir:
+        kind = "folder" if final.is_dir() else "file"
+        raise TargetExists(errno.EEXIST, f"a {kind} is in the way ({final}); move it or choose another folder")
+    if not replace:
+        raise TargetExists(errno.EEXIST, f"{final} exists already and is not listed in dataset.json; move it "
+                                         "away or allow overwriting")
+
+
 class StagedWrite:
     """Collect temporary files/folders for one item and move them into place together.
 
+    ``replace`` says whether existing files may be replaced (the export's ``overwrite``).
     Use as a context manager: leaving the block with an exception (or without :meth:`commit`) deletes
     every temporary path, so nothing is left behind.
 
@@ -83,8 +102,9 @@ class StagedWrite:
     'a'
     """
 
-    def __init__(self):
-        self._staged: list[tuple[Path, Path]] = []
+    def __init__(self, replace: bool = False):
+        self.replace = replace
+        self._staged: list[tuple[Path, Path, bool, bool]] = []
         self._removals: list[Path] = []
 
     def __enter__(self):
@@ -99,19 +119,28 @@ class StagedWrite:
         final.parent.mkdir(parents=True, exist_ok=True)
         return final.parent
 
-    def file(self, final) -> Path:
-        """Return a temporary file path that :meth:`commit` renames onto ``final``."""
+    def file(self, final, replace: bool | None = None) -> Path:
+        """Return a temporary file path that :meth:`commit` renames onto ``final``.
+
+        An existing ``final`` is only replaced when ``replace`` (default: the one given to the
+        constructor) is true: the user allowed overwriting, or the file is the dataset's own listing.
+        A folder is never replaced by a file, nor a file by a folder.
+        """
         final = Path(final)
+        replace = self.replace if replace is None else replace
+        _check_target(final, replace, is_dir=False)
         fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=self._parent(final))
         os.close(fd)
-        self._staged.append((Path(tmp), final))
+        self._staged.append((Path(tmp), final, replace, False))
         return Path(tmp)
 
-    def folder(self, final) -> Path:
-        """Return an empty temporary folder that :meth:`commit` renames onto ``final``."""
+    def folder(self, final, replace: bool | None = None) -> Path:
+        """Return an empty temporary folder that :meth:`commit` renames onto ``final`` (see :meth:`file`)."""
         final = Path(final)
+        replace = self.replace if replace is None else replace
+        _check_target(final, replace, is_dir=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=self._parent(final)))
-        self._staged.append((tmp, final))
+        self._staged.append((tmp, final, replace, True))
         return tmp
 
     def remove_on_commit(self, path) -> None:
@@ -123,7 +152,8 @@ class StagedWrite:
         aside: list[tuple[Path, Path]] = []
         placed: list[Path] = []
         try:
-            for tmp, final in self._staged:
+            for tmp, final, replace, is_dir in self._staged:
+                _check_target(final, replace, is_dir)
                 if final.exists() or final.is_symlink():
                     old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
                     os.replace(final, old)
@@ -147,6 +177,6 @@ class StagedWrite:
 
     def discard(self) -> None:
         """Delete every temporary path not yet moved into place."""
-        for tmp, _ in self._staged:
+        for tmp, *_ in self._staged:
             remove_path(tmp)
         self._staged = []

@@ -267,7 +267,7 @@ def iter_export_dataset(path, items: Iterable, format: str = "tiff", weight_map:
         entries[name] = entry
         data = build_manifest("tiff", list(entries.values()), manifest, parameters, weight_map)
         try:
-            with StagedWrite() as stage:
+            with StagedWrite(replace=overwrite) as stage:
                 write_tiff(stage.file(path / entry["image"]), image, photometric=tiff_photometric(image, axes))
                 write_tiff(stage.file(path / entry["mask"]), mask.astype(mask_disk_dtype(mask)),
                            photometric="minisblack")
@@ -277,7 +277,7 @@ def iter_export_dataset(path, items: Iterable, format: str = "tiff", weight_map:
                     for key in ("image", "mask", "weights"):
                         if old.get(key) and old[key] != entry.get(key):
                             stage.remove_on_commit(path / old[key])
-                _write_json(stage.file(path / "dataset.json"), data)
+                _write_json(stage.file(path / "dataset.json", replace=True), data)
                 stage.commit()
         except OSError as exc:
             raise friendly_os_error(exc, path, name) from exc

@@ -234,7 +234,7 @@ def stage_item(stage, path: Path, entry: dict, image, mask, weights, state) -> N
         "categories": [dict(COCO_CATEGORY)],
         "annotations": annotations,
     }
-    stage.file(path / ANNOTATIONS).write_text(json.dumps(new))
+    stage.file(path / ANNOTATIONS, replace=True).write_text(json.dumps(new))
     entry["coco_image_id"] = image_id
     state["coco"] = new
 

@@ -64,7 +64,7 @@ def iter_export(path, prepared_items, fmt, weight_map, overwrite, parameters):
         entry = item_entry(name, image, mask, axes, meta)
         old = entries.get(name)
         try:
-            with StagedWrite() as stage:
+            with StagedWrite(replace=overwrite) as stage:
                 module.stage_item(stage, path, entry, image, mask, weights, state)
                 if old is not None:
                     for key in ("image", "mask", "weights"):
@@ -74,7 +74,7 @@ def iter_export(path, prepared_items, fmt, weight_map, overwrite, parameters):
                 new_entries = {**entries, name: entry}
                 data = build_manifest(fmt, list(new_entries.values()), manifest, parameters, weight_map,
                                       module.manifest_extra(state))
-                _write_json(stage.file(path / "dataset.json"), data)
+                _write_json(stage.file(path / "dataset.json", replace=True), data)
                 stage.commit()
         except OSError as exc:
             raise friendly_os_error(exc, path, name) from exc
