@@ -137,5 +137,5 @@ def test_mistakes_are_notices(make_napari_viewer_proxy, tmp_path):
     widget.names.value = "bad name!"
     assert widget.run() is None and "not usable as a file name" in widget.jobs.status
     widget.names.value = ""
-    widget.folder.value = ""
+    widget.folder.line_edit.value = ""  # the user cleared the field
     assert widget.run() is None and "choose an output folder" in widget.jobs.status
