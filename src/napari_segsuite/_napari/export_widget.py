@@ -59,7 +59,9 @@ class ExportWidget(Container):
         super().__init__(widgets=[self.pairs, self.planes, self.names, self.folder, self.format, self.weights,
                                   self.w0, self.sigma, self.overwrite, self.run_button, self.jobs,
                                   self.summary])
-        self.pairs.min_height = 90
+        self.pairs.min_height = 70
+        self.pairs.max_height = 120
+        self.summary.native.setWordWrap(True)  # long folder paths wrap instead of widening the dock
         self.weights.changed.connect(self._sync_weights)
         self._sync_weights()
         self.run_button.changed.connect(self.run)
