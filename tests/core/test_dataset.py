@@ -363,3 +363,10 @@ def test_load_errors(tmp_path):
     (tmp_path / "dataset.json").write_text(json.dumps({"format": "segsuite-dataset", "version": 99}))
     with pytest.raises(ValueError, match="newer than this software"):
         load_dataset(tmp_path)
+
+
+def test_write_tiff_gives_usual_permissions(tmp_path):
+    umask = os.umask(0)
+    os.umask(umask)
+    path = write_tiff(tmp_path / "x.tif", np.zeros((4, 4), np.uint8))
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

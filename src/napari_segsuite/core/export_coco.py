@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["encode_rle", "decode_rle", "rle_to_string", "rle_from_string", "instances_to_coco",
+__all__ = ["encode_rle", "decode_rle", "paint_rle", "rle_to_string", "rle_from_string", "instances_to_coco",
            "COCO_CATEGORY"]
 
 COCO_CATEGORY = {"id": 1, "name": "cell", "supercategory": "cell"}
@@ -101,22 +101,36 @@ def _trim(counts: list[int]) -> list[int]:
     return counts
 
 
-def decode_rle(rle: dict) -> np.ndarray:
-    """Boolean mask of a COCO RLE (compressed string or uncompressed list of counts)."""
+def _foreground_runs(rle: dict) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """``(h, w, starts, ends)`` of the runs of ones of an RLE, as column-major flat indices."""
     h, w = (int(v) for v in rle["size"])
     counts = rle["counts"]
     if isinstance(counts, bytes):
         counts = counts.decode("ascii")
     if isinstance(counts, str):
         counts = rle_from_string(counts)
-    flat = np.zeros(h * w, dtype=bool)
+    counts = np.asarray(counts, dtype=np.int64)
     ends = np.cumsum(counts)
-    if ends[-1] != h * w:
-        raise ValueError(f"RLE counts sum to {ends[-1]}, not {h}x{w} = {h * w}.")
-    starts = ends - np.asarray(counts)
-    for s, e in zip(starts[1::2], ends[1::2]):
+    if counts.size == 0 or ends[-1] != h * w or (counts < 0).any():
+        raise ValueError(f"RLE counts do not describe a {h}x{w} mask.")
+    starts = ends - counts
+    return h, w, starts[1::2], ends[1::2]
+
+
+def decode_rle(rle: dict) -> np.ndarray:
+    """Boolean mask of a COCO RLE (compressed string or uncompressed list of counts)."""
+    h, w, starts, ends = _foreground_runs(rle)
+    flat = np.zeros(h * w, dtype=bool)
+    for s, e in zip(starts, ends):
         flat[s:e] = True
     return flat.reshape((w, h)).T
+
+
+def paint_rle(column_major: np.ndarray, rle: dict, value) -> None:
+    """Set the pixels of an RLE to ``value`` in a flat column-major label buffer (no full-size mask)."""
+    _, _, starts, ends = _foreground_runs(rle)
+    for s, e in zip(starts, ends):
+        column_major[s:e] = value
 
 
 def instances_to_coco(labels: np.ndarray, image_id: int, first_annotation_id: int = 1) -> list[dict]:
@@ -193,7 +207,8 @@ def _write_image(target: Path, image: np.ndarray, axes: str, png: bool) -> None:
     if png:
         import imageio.v3 as iio
 
-        iio.imwrite(target, image, extension=".png")
+        # zlib level 3: 4x faster than Pillow's default 6 on 16-bit images, files ~3% larger
+        iio.imwrite(target, image, extension=".png", compress_level=3)
     else:
         from .dataset import tiff_photometric
         from .io import write_tiff
@@ -262,9 +277,14 @@ def load(path: Path, manifest: dict):
         anns = by_image.get(info["id"], [])
         ids = [a.get("label_id", k + 1) for k, a in enumerate(anns)]
         dtype = np.dtype(entry.get("mask_dtype") or smallest_uint_dtype(max(ids, default=0)))
-        mask = np.zeros((info["height"], info["width"]), dtype=dtype)
+        h, w = int(info["height"]), int(info["width"])
+        flat = np.zeros(h * w, dtype=dtype)
         for label_id, ann in zip(ids, anns):
-            mask[decode_rle(ann["segmentation"])] = label_id
+            if [int(v) for v in ann["segmentation"]["size"]] != [h, w]:
+                raise ValueError(f"{file}: annotation {ann.get('id')} has size {ann['segmentation']['size']}, "
+                                 f"its image is {h}x{w}.")
+            paint_rle(flat, ann["segmentation"], label_id)
+        mask = np.ascontiguousarray(flat.reshape((w, h)).T)
         weights = read_image(path / entry["weights"]) if entry.get("weights") else None
         meta = {k: v for k, v in entry.items() if k not in ("name", "image", "mask", "weights")}
         items.append(DatasetItem(entry["name"], image, mask, weights, meta))
