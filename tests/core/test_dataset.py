@@ -370,3 +370,22 @@ def test_write_tiff_gives_usual_permissions(tmp_path):
     os.umask(umask)
     path = write_tiff(tmp_path / "x.tif", np.zeros((4, 4), np.uint8))
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_bad_weight_map_parameters_write_nothing(tmp_path):
+    pytest.importorskip("napari_segsuite.core.weightmap")
+    image, labels = synthetic_nuclei((32, 32), n_nuclei=3, seed=0)
+    with pytest.raises(ValueError, match="sigma"):
+        export_dataset(tmp_path / "ds", [("a", image, labels)], weight_map={"sigma": -1.0})
+    assert not (tmp_path / "ds" / "dataset.json").exists() and not _leftovers(tmp_path)
+    with pytest.raises(ValueError, match="weight_map must be None or a dict"):
+        export_dataset(tmp_path / "ds", [("a", image, labels)], weight_map=5.0)
+
+
+def test_weight_map_progress_names_the_item(tmp_path):
+    pytest.importorskip("napari_segsuite.core.weightmap")
+    image, labels = synthetic_nuclei((48, 48), n_nuclei=4, seed=0)
+    events = []
+    export_dataset(tmp_path / "ds", [("a", image, labels)], weight_map={}, progress=events.append)
+    assert any(e.message.startswith("a: weight map") for e in events)
+    assert events[-1].step == events[-1].total == 1 and events[-1].message == "wrote a"

@@ -117,8 +117,7 @@ def test_weight_maps_from_the_widget(make_napari_viewer_proxy, qtbot, tmp_path):
     widget.w0.value, widget.sigma.value = 8.0, 3.0
     _run(widget, qtbot)
     (item,) = load_dataset(tmp_path)
-    np.testing.assert_array_equal(item.weights, weightmap.unet_weight_map(labels, w0=8.0, sigma=3.0,
-                                                                          spacing=(1.0, 1.0)))
+    np.testing.assert_array_equal(item.weights, weightmap.unet_weight_map(labels, w0=8.0, sigma=3.0))
     assert "with weight maps" in widget.summary.value
 
 

@@ -36,6 +36,8 @@ _EXPORTS = {
     "synthetic_nuclei_3d": "synthetic",
     "sample_path": "samples",
     "load_sample": "samples",
+    "unet_weight_map": "weightmap",
+    "iter_unet_weight_map": "weightmap",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -224,16 +224,25 @@ def tiff_photometric(image: np.ndarray, axes: str) -> str:
     return "minisblack"
 
 
-def compute_weights(mask: np.ndarray, weight_map: dict | None, meta: dict) -> np.ndarray | None:
-    """The float32 border weight map of ``mask`` (None when ``weight_map`` is None)."""
+def iter_compute_weights(name: str, mask: np.ndarray, weight_map: dict | None, step: int, total: int):
+    """The float32 border weight map of ``mask`` (None when ``weight_map`` is None), as a generator.
+
+    ``weight_map`` holds :func:`napari_segsuite.core.weightmap.iter_unet_weight_map` keyword arguments
+    (``w0``, ``sigma``, ``class_weights``, ``spacing``, ``plane_by_plane``); ``sigma`` is in pixels unless
+    ``spacing`` is given. Progress events keep the export's ``step``/``total`` (so the bar does not jump)
+    and say which item is being weighted, and a cancel takes effect inside a long weight map.
+    """
     if weight_map is None:
         return None
-    from .weightmap import unet_weight_map
+    from .weightmap import iter_unet_weight_map
 
-    kwargs = dict(weight_map)
-    if "spacing" not in kwargs and meta.get("pixel_size") is not None and len(meta["pixel_size"]) == mask.ndim:
-        kwargs["spacing"] = tuple(float(s) for s in meta["pixel_size"])
-    return np.asarray(unet_weight_map(mask, **kwargs), dtype=np.float32)
+    gen = iter_unet_weight_map(mask, **weight_map)
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as stop:
+            return np.asarray(stop.value, dtype=np.float32)
+        yield Progress(step, total, f"{name}: weight map {event.message}".rstrip())
 
 
 def iter_export_dataset(path, items: Iterable, format: str = "tiff", weight_map: dict | None = None,
@@ -258,7 +267,7 @@ def iter_export_dataset(path, items: Iterable, format: str = "tiff", weight_map:
     entries = {it["name"]: it for it in (manifest or {}).get("items", [])}
     total = len(prepared)
     for i, (name, image, mask, axes, meta) in enumerate(prepared):
-        weights = compute_weights(mask, weight_map, meta)
+        weights = yield from iter_compute_weights(name, mask, weight_map, i, total)
         entry = item_entry(name, image, mask, axes, meta)
         entry.update(image=f"images/{name}.tif", mask=f"masks/{name}.tif")
         if weights is not None:
@@ -300,13 +309,15 @@ def export_dataset(path, items: Iterable, format: str = "tiff", weight_map: dict
         instance labels (0 = background; ids up to 2**32 - 1). ``meta`` is an optional dict recorded in
         the item's ``dataset.json`` entry, e.g. ``{"source_image": "nuclei", "source_labels": "nuclei
         labels", "pixel_size": [0.65, 0.65], "unit": "micrometer", "plane": 3}``; ``pixel_size`` (one value
-        per label axis) also becomes the OME-Zarr scale and the weight map's ``spacing``.
+        per label axis) also becomes the OME-Zarr scale.
     format : {"tiff", "ome-zarr", "coco"}
         Layout to write: ``"tiff"`` (module docstring), ``"ome-zarr"`` (OME-NGFF 0.5, zarr v3, see
         :mod:`.export_omezarr`) or ``"coco"`` (COCO instances JSON with RLE masks, images beside it, 2D only,
         see :mod:`.export_coco`). A folder holds one layout.
     weight_map : dict or None
-        If given, keyword arguments of :func:`unet_weight_map`; weight maps are written beside the masks.
+        If given, keyword arguments of :func:`unet_weight_map` (``w0``, ``sigma`` in pixels unless
+        ``spacing`` is given, ``class_weights``, ``spacing``; also ``plane_by_plane`` for stacks); float32
+        weight maps are then written beside the masks and the arguments recorded in ``dataset.json``.
     overwrite : bool
         Replace items of the same name (and write into a non-empty foreign folder). Default False.
     parameters : dict, optional

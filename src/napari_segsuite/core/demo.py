@@ -45,6 +45,14 @@ def _step_ground_truth(out_dir):
     return [("ground_truth", gt, gt, image)]
 
 
+def _step_weight_map(out_dir):
+    from .weightmap import unet_weight_map
+
+    _, gt = load_sample("nuclei_test")
+    weights = unet_weight_map(gt, w0=10.0, sigma=5.0, class_weights="balanced")
+    return [("weight_map", weights, None, weights)]  # float32 TIFF + grey PNG; no metrics
+
+
 def _step_export(out_dir):
     """Export the ground truth in every dataset layout and read each back (round trip must be exact)."""
     from .dataset import export_dataset, load_dataset
@@ -63,7 +71,8 @@ def _step_export(out_dir):
 
 
 #: (backend name, step function). Backends append theirs.
-DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("training-data export", _step_export)]
+DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("border weight map", _step_weight_map),
+              ("training-data export", _step_export)]
 
 
 def run_headless_demo(out_dir, out=sys.stdout) -> dict:

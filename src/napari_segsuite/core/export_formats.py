@@ -50,7 +50,7 @@ def iter_export(path, prepared_items, fmt, weight_map, overwrite, parameters):
     parameters : dict or None
         Provenance recorded in ``dataset.json``.
     """
-    from .dataset import _write_json, build_manifest, compute_weights, item_entry, open_destination
+    from .dataset import _write_json, build_manifest, item_entry, iter_compute_weights, open_destination
 
     path = Path(path)
     module = _layout(fmt)
@@ -60,7 +60,7 @@ def iter_export(path, prepared_items, fmt, weight_map, overwrite, parameters):
     entries = {it["name"]: it for it in (manifest or {}).get("items", [])}
     total = len(prepared_items)
     for i, (name, image, mask, axes, meta) in enumerate(prepared_items):
-        weights = compute_weights(mask, weight_map, meta)
+        weights = yield from iter_compute_weights(name, mask, weight_map, i, total)
         entry = item_entry(name, image, mask, axes, meta)
         old = entries.get(name)
         try:
