@@ -52,7 +52,21 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 @dataclass
 class DatasetItem:
-    """One training example."""
+    """One training example, as :func:`load_dataset` returns it.
+
+    Attributes
+    ----------
+    name : str
+        Item name (file stem).
+    image : numpy.ndarray
+        The image in its original dtype; ``YX``, ``YXC`` (channels last) or ``ZYX``.
+    mask : numpy.ndarray
+        Instance labels (0 = background) in the smallest unsigned dtype holding the largest id.
+    weights : numpy.ndarray or None
+        float32 border weight map, or None when the dataset has none.
+    meta : dict
+        The item's other ``dataset.json`` fields (axes, shape, source layers, pixel size, ...).
+    """
 
     name: str
     image: np.ndarray
