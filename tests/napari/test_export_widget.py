@@ -138,3 +138,32 @@ def test_mistakes_are_notices(make_napari_viewer_proxy, tmp_path):
     widget.names.value = ""
     widget.folder.line_edit.value = ""  # the user cleared the field
     assert widget.run() is None and "choose an output folder" in widget.jobs.status
+
+
+def test_cancel_leaves_only_complete_items(make_napari_viewer_proxy, qtbot, tmp_path):
+    pytest.importorskip("napari_segsuite.core.weightmap")
+    viewer = make_napari_viewer_proxy()
+    stack = np.stack([synthetic_nuclei((96, 96), n_nuclei=10, seed=s)[0] for s in range(12)])
+    labels = np.stack([synthetic_nuclei((96, 96), n_nuclei=10, seed=s)[1] for s in range(12)])
+    viewer.add_image(stack, name="stack")
+    viewer.add_labels(labels, name="stack labels")
+    widget = ExportWidget(viewer)
+    widget.folder.value = tmp_path
+    widget.planes.value = PLANES_BY_KEY["each"]
+    widget.weights.value = True
+    widget.sigma.value = 20.0  # slower weight maps: time to cancel
+    seen = []
+    worker = widget.run()
+    worker.yielded.connect(lambda event: (seen.append(event), widget.jobs.cancel()))
+    qtbot.waitUntil(lambda: widget.jobs.worker is None, timeout=60000)
+    assert widget.jobs.cancelled and widget.jobs.status == "cancelled"
+    assert widget.result is None  # no "wrote" notice for a cancelled export
+    if (tmp_path / "dataset.json").exists():
+        items = load_dataset(tmp_path)
+        assert len(items) < 12
+        for item in items:  # whatever is listed is complete
+            k = int(item.name.rsplit("z", 1)[1])
+            np.testing.assert_array_equal(item.mask, labels[k])
+            assert item.weights is not None
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".part", ".old"))]
+    assert widget.run_button.enabled
