@@ -314,6 +314,27 @@ def _predict_cases(f, out):
         yield "param" + "".join(params), ["predict", f["model"], f["image"], "-o", target, *params], [target]
 
 
+def _export_cases(f, out):
+    target = out / "ds"
+    for bad in UNREADABLE + ["nan_image"]:
+        yield f"image-{bad}", ["export", f[bad], f["labels"], "-o", target], [target]
+    for bad in BAD_LABELS + ["small_labels"]:
+        yield f"mask-{bad}", ["export", f["image"], f[bad], "-o", target], [target]
+    for bad in BAD_DATASETS[2:]:
+        yield f"folder-{bad}", ["export", f[bad], "-o", target], [target]
+    yield "one-file", ["export", f["image"], "-o", target], [target]
+    yield "three-files", ["export", f["image"], f["labels"], f["labels"], "-o", target], [target]
+    yield "output-is-a-file", ["export", f["image"], f["labels"], "-o", f["labels"]], []
+    pair = [f["image"], f["labels"]]
+    for params in (["--format", "hdf5"], ["--name", "../escape"], ["--name", "a/b"], ["--name", ".hidden"],
+                   ["--name", "x.tif"], ["--weight-maps", "--sigma", "0"], ["--weight-maps", "--w0", "-1"],
+                   ["--weight-maps", "--sigma", "nan"]):
+        yield "param" + "".join(params), ["export", *pair, "-o", target, *params], [target, out / "escape"]
+    for fmt in ("ome-zarr", "coco"):
+        yield f"{fmt}-mask-negative", ["export", f["image"], f["negative"], "-o", target, "--format", fmt], [target]
+        yield f"{fmt}-mask-4d", ["export", f["image"], f["4d"], "-o", target, "--format", fmt], [target]
+
+
 def _demo_cases(f, out):
     yield "headless-into-a-file", ["demo", "--headless", f["labels"]], []
 
@@ -324,6 +345,7 @@ SPECS = {
     "superpixels": _superpixels_cases,
     "grabcut": _grabcut_cases,
     "demo": _demo_cases,
+    "export": _export_cases,
     "train": _train_cases,
     "predict": _predict_cases,
 }
@@ -373,3 +395,12 @@ def test_pickled_npy_never_runs_code(files, capsys):
     with open(files["pickle_npy"], "rb") as fh:  # the payload is real: plain unpickling would run it
         assert b"touch" in fh.read()
     assert pickle.dumps(_TouchOnUnpickle(files["dir"] / "x"))
+
+
+@_needs("export")
+def test_export_into_a_foreign_folder_writes_nothing(files, tmp_path, capsys):
+    folder = tmp_path / "my_documents"
+    folder.mkdir()
+    (folder / "thesis.docx").write_bytes(b"precious")
+    assert_user_error(["export", files["image"], files["labels"], "-o", folder], capsys)
+    assert sorted(p.name for p in folder.rglob("*")) == ["thesis.docx"]

@@ -36,8 +36,9 @@ def notes(monkeypatch):
 class Gate:
     """Wraps a core generator function so each call stops after its first event until opened."""
 
-    def __init__(self, real):
+    def __init__(self, real, hold_after: int = 0):
         self.real = real
+        self.hold_after = hold_after  # real events to let through before holding
         self.started = threading.Event()
         self.opened = threading.Event()
         self.calls = 0
@@ -48,6 +49,11 @@ class Gate:
         gate = self
 
         def gated():
+            for _ in range(gate.hold_after):
+                try:
+                    yield next(inner)
+                except StopIteration as stop:
+                    return stop.value
             gate.started.set()
             yield Progress(0, None, "held by the test")
             if not gate.opened.wait(60):
@@ -265,3 +271,86 @@ def test_second_start_while_running_is_refused(spec, make_napari_viewer_proxy, q
     # Exactly one result of each kind.
     names = [layer.name for layer in viewer.layers]
     assert all(names.count(n) == 1 for n in expected), names
+
+
+# ---------------------------------------------------------------------------------------------------
+# Export: its result is files, not layers
+# ---------------------------------------------------------------------------------------------------
+
+
+def _export_widget(viewer, monkeypatch, folder, n_pairs=3, hold_after=1):
+    try:
+        from napari_segsuite._napari.export_widget import ExportWidget
+    except ImportError:
+        pytest.skip("the Export widget is not in this build")
+    import napari_segsuite.core.dataset as ds
+
+    gate = Gate(ds.iter_export_dataset, hold_after=hold_after)
+    monkeypatch.setattr(ds, "iter_export_dataset", gate)
+    layers = []
+    for k in range(n_pairs):
+        image, labels = _labels_pair(seed=k)
+        layers.append((viewer.add_image(image, name=f"img{k}"), viewer.add_labels(labels, name=f"img{k} labels")))
+    widget = ExportWidget(viewer)
+    widget.pairs.value = [c for c in widget.pairs.choices if c[1] in [lab for _, lab in layers]
+                          and c[0] in [img for img, _ in layers] and c[0].name + " labels" == c[1].name]
+    widget.folder.value = str(folder)
+    return widget, gate, layers
+
+
+def _dataset_files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_export_cancel_mid_export_leaves_only_whole_items(make_napari_viewer_proxy, qtbot, monkeypatch, tmp_path,
+                                                           notes):
+    from napari_segsuite.core.dataset import load_dataset
+
+    viewer = make_napari_viewer_proxy()
+    folder = tmp_path / "ds"
+    widget, gate, layers = _export_widget(viewer, monkeypatch, folder)
+    assert len(widget.pairs.value) == 3
+    worker = widget.run()
+    assert worker is not None, widget.jobs.status
+    assert gate.started.wait(20)  # img0 written
+    with qtbot.waitSignal(worker.finished, timeout=60000):
+        widget.jobs.cancel()
+        gate.opened.set()
+    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=10000)
+    assert widget.jobs.status == "cancelled"
+    files = _dataset_files(folder)
+    assert not [f for f in files if f.startswith(".") or "/." in f or f.endswith(".part")], files
+    # Cancel was pressed while the job was busy on img1 (held inside its step), so img1 completes and
+    # the export stops at its next progress event: img2 is never written, and no file is partial.
+    items = load_dataset(folder)
+    assert [it.name for it in items] == ["img0", "img1"]
+    for item, (_, lab) in zip(items, layers):
+        np.testing.assert_array_equal(item.mask, lab.data)
+    assert not [f for f in files if "img2" in f], files
+    assert widget.run_button.enabled and not [n for n in notes if n[0] == "show_error"]
+
+
+def test_export_source_removed_mid_export_still_writes_what_was_read(make_napari_viewer_proxy, qtbot, monkeypatch,
+                                                                      tmp_path, notes):
+    from napari_segsuite.core.dataset import load_dataset
+
+    viewer = make_napari_viewer_proxy()
+    folder = tmp_path / "ds"
+    widget, gate, layers = _export_widget(viewer, monkeypatch, folder, n_pairs=2, hold_after=0)
+    expected = {img.name: lab.data.copy() for img, lab in layers}
+    worker = widget.run()
+    assert worker is not None, widget.jobs.status
+    assert gate.started.wait(20)
+    assert not widget.run_button.enabled
+    for img, lab in layers:
+        viewer.layers.remove(lab)
+        viewer.layers.remove(img)
+    with qtbot.waitSignal(worker.finished, timeout=60000):
+        gate.opened.set()
+    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=10000)
+    items = {it.name: it for it in load_dataset(folder)}
+    assert sorted(items) == sorted(expected)
+    for name, mask in expected.items():
+        np.testing.assert_array_equal(items[name].mask, mask)
+    assert widget.run_button.enabled
+    assert widget.pairs.value in ([], ()) or widget.pairs.value is None
