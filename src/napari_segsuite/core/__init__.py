@@ -36,6 +36,12 @@ _EXPORTS = {
     "synthetic_nuclei_3d": "synthetic",
     "sample_path": "samples",
     "load_sample": "samples",
+    "slic_superpixels": "superpixels",
+    "merge_superpixels": "superpixels",
+    "build_graph": "superpixels",
+    "iter_superpixels": "superpixels",
+    "SuperpixelGraph": "rag",
+    "adjusted_rand_index": "rag",
 }
 
 __all__ = sorted(_EXPORTS)
