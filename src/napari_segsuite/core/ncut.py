@@ -26,7 +26,7 @@ def ncut_value(weights: sparse.csr_matrix, side: np.ndarray) -> float:
     >>> from scipy import sparse
     >>> w = sparse.csr_matrix(np.array([[0, 1.0, 0.1], [1.0, 0, 0], [0.1, 0, 0]]))
     >>> round(ncut_value(w, np.array([True, True, False])), 4)
-    0.5238
+    1.0476
     """
     degree = np.asarray(weights.sum(axis=1)).ravel()
     assoc_a, assoc_b = degree[side].sum(), degree[~side].sum()
@@ -48,17 +48,19 @@ class _Node:
 class NcutTree:
     """Lazily computed recursive normalized-cut tree over a :class:`SuperpixelGraph`.
 
-    Edge similarity is ``exp(-d**2 / (2 * sigma**2))`` with ``d`` the mean-colour distance and
-    ``sigma`` the median edge distance of the graph (a scale-free choice).
+    Edge similarity is ``exp(-d**2 / sigma**2)`` with ``d`` the mean-colour distance and
+    ``sigma`` the spread of the superpixels' mean colours (the square root of their total variance
+    over channels), so the Ncut threshold does not depend on the image's intensity units.
     """
 
     def __init__(self, graph):
         n = graph.n_regions
         self.n = n
         d = graph.colour_distance
-        positive = d[d > 0]
-        sigma = float(np.median(positive)) if positive.size else 1.0
-        sim = np.exp(-(d ** 2) / (2 * sigma ** 2)) + 1e-12
+        means = graph.means[1:]
+        sigma = float(np.sqrt(means.var(axis=0).sum())) if n > 1 else 0.0
+        sigma = sigma if sigma > 0 else 1.0
+        sim = np.exp(-((d / sigma) ** 2)) + 1e-12
         u, v = graph.edges[:, 0], graph.edges[:, 1]
         self.weights = sparse.coo_matrix(
             (np.concatenate([sim, sim]), (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(n + 1, n + 1)

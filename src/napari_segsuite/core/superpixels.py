@@ -114,9 +114,11 @@ def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, c
 
     Notes
     -----
-    3-channel images with ``channel_axis`` are treated as RGB and clustered in CIELAB (L in 0..100),
-    as scikit-image does. Every other image is rescaled per channel to 0..100 first, so one
-    compactness (10 by default) behaves alike on uint8, uint16 and float data.
+    The image is rescaled to its own range (one scale for all channels, so colour distances keep the
+    image's proportions, as in :func:`merge_superpixels`). 3-channel images with ``channel_axis``
+    are then clustered in CIELAB (L in 0..100), as scikit-image does; every other image is treated as
+    if its range were 0..100, so one compactness (10 by default) behaves alike on RGB, uint8, uint16
+    and float data (scikit-image's own compactness for such images is ours / 100).
 
     References
     ----------
@@ -147,22 +149,13 @@ def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, c
             raise ValueError(f"spacing must be {len(spatial)} positive numbers, got {spacing.tolist()}.")
     n_channels = values.shape[-1]
     rgb = n_channels == 3 and channel_axis is not None
-    if rgb:
-        src = np.asarray(image)
-        src = np.moveaxis(src, channel_axis, -1)
-        if src.dtype.kind == "f" and src.max() > 1.0:  # float RGB in 0..255
-            values = values / 255.0
-        elif src.dtype.kind in "iu":
-            values = values / float(np.iinfo(src.dtype).max)
-        values = np.clip(values, 0, 1)
-    else:
-        sel = values[m] if m is not None else values.reshape(-1, n_channels)
-        lo, hi = sel.min(axis=0), sel.max(axis=0)
-        values = (values - lo) / np.where(hi > lo, hi - lo, 1.0) * 100.0
+    # scikit-image rescales the image to 0..1 (one scale for all channels); RGB then goes to CIELAB
+    # (L in 0..100). Scaling the compactness puts every other image on the same 0..100 footing.
+    slic_compactness = float(compactness) if rgb else float(compactness) / 100.0
     degenerate = [s for s in spatial if s < 2]
     if degenerate and len(degenerate) == len(spatial):
         raise ValueError(f"image: shape {spatial} is too small for superpixels.")
-    labels = slic(values, n_segments=int(n_segments), compactness=float(compactness), channel_axis=-1,
+    labels = slic(values, n_segments=int(n_segments), compactness=slic_compactness, channel_axis=-1,
                   convert2lab=rgb, mask=m, spacing=spacing, start_label=1, max_num_iter=max_num_iter,
                   enforce_connectivity=True)
     labels = np.asarray(labels, dtype=np.int32)
