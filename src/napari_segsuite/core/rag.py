@@ -127,10 +127,16 @@ class SuperpixelGraph:
         )
         lo, hi, dist = _pairs(superpixels, values, min(connectivity, superpixels.ndim))
         codes = lo.astype(np.int64) * (n + 1) + hi
-        uniq, inverse = np.unique(codes, return_inverse=True)
+        if (n + 1) ** 2 <= 2**24:  # a dense table of all pairs is cheaper than sorting the codes
+            pair_count = np.bincount(codes, minlength=(n + 1) ** 2)
+            uniq = np.flatnonzero(pair_count)
+            self.boundary_count = pair_count[uniq].astype(np.float64)
+            self.boundary_sum = np.bincount(codes, weights=dist, minlength=(n + 1) ** 2)[uniq]
+        else:
+            uniq, inverse = np.unique(codes, return_inverse=True)
+            self.boundary_sum = np.bincount(inverse, weights=dist, minlength=uniq.size)
+            self.boundary_count = np.bincount(inverse, minlength=uniq.size).astype(np.float64)
         self.edges = np.stack([uniq // (n + 1), uniq % (n + 1)], axis=1).astype(np.int64)
-        self.boundary_sum = np.bincount(inverse, weights=dist, minlength=uniq.size)
-        self.boundary_count = np.bincount(inverse, minlength=uniq.size).astype(np.float64)
         means = self.means
         u, v = self.edges[:, 0], self.edges[:, 1]
         self.colour_distance = np.sqrt(((means[u] - means[v]) ** 2).sum(axis=1))
