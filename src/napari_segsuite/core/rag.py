@@ -13,7 +13,6 @@ Merging at a new threshold never recomputes superpixels or the graph: the hierar
 
 from __future__ import annotations
 
-import heapq
 import itertools
 
 import numpy as np
@@ -140,7 +139,7 @@ class SuperpixelGraph:
         means = self.means
         u, v = self.edges[:, 0], self.edges[:, 1]
         self.colour_distance = np.sqrt(((means[u] - means[v]) ** 2).sum(axis=1))
-        self._dendrograms: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._dendrograms: dict[str, dict] = {}
         self._threshold_order = None
         self._ncut = None
 
@@ -164,14 +163,23 @@ class SuperpixelGraph:
         return self.boundary_strength if mode == "boundary" else self.colour_distance
 
     def threshold_range(self, mode: str = "hierarchical") -> tuple[float, float]:
-        """A sensible slider range ``(0, high)`` for ``mode``: everything merged at ``high``."""
+        """A slider range ``(0, high)`` for ``mode``; at ``high`` every connected set is one region.
+
+        ``high`` is an upper bound computed without merging: merged means stay inside the box of the
+        superpixel means, and merged boundary strengths are averages of the original ones.
+        ``"ncut"`` gives (0, 2), the range of the normalized-cut value.
+        """
+        _check_mode(mode)
         if mode == "ncut":
             return 0.0, 2.0
-        w = self.edge_weights(mode)
-        if mode in ("hierarchical", "boundary") and w.size:
-            w = self._dendrogram(mode)[1]
-        high = float(w.max()) * 1.0001 + 1e-9 if w.size else 1.0
-        return 0.0, high
+        if not self.edges.size:
+            return 0.0, 1.0
+        if mode == "hierarchical":
+            means = self.means[1:]
+            high = float(np.sqrt(((means.max(axis=0) - means.min(axis=0)) ** 2).sum()))
+        else:
+            high = float(self.edge_weights(mode).max())
+        return 0.0, high * 1.0001 + 1e-9
 
     # -- merging ----------------------------------------------------------------------------------
     def partition(self, threshold: float, mode: str = "hierarchical") -> np.ndarray:
@@ -204,7 +212,7 @@ class SuperpixelGraph:
                 self._ncut = NcutTree(self)
             root = self._ncut.partition(threshold)
         else:
-            merges, cummax = self._dendrogram(mode)
+            merges, cummax = self._dendrogram(mode, threshold)
             k = int(np.searchsorted(cummax, threshold, side="left"))
             parent = np.arange(n + 1 + len(merges), dtype=np.int64)
             new_ids = n + 1 + np.arange(k)
@@ -230,76 +238,87 @@ class SuperpixelGraph:
         adj = sparse.coo_matrix((np.ones(len(u), np.int8), (u, v)), shape=(n, n)).tocsr()
         return connected_components(adj, directed=False)[1]
 
-    def _dendrogram(self, mode: str) -> tuple[np.ndarray, np.ndarray]:
-        """Full merge order ``(merges (M, 2) of node ids, running max of merge weights (M,))``.
+    def _dendrogram(self, mode: str, threshold: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+        """Merge order ``(merges (M, 2) of node ids, running max of merge weights (M,))``.
 
         Merging the lowest edge first and recomputing weights after each merge (mean colours for
         ``"hierarchical"``, pixel-pair-weighted boundary means for ``"boundary"``) is the same
         sequence for every threshold; a threshold only decides how long a prefix is applied.
-        Node ``n + 1 + i`` is the region created by merge ``i``.
+        Node ``n + 1 + i`` is the region created by merge ``i``. The sequence is computed lazily,
+        only as far as ``threshold`` needs, and extended when a higher threshold asks for more.
         """
-        if mode in self._dendrograms:
-            return self._dendrograms[mode]
+        state = self._dendrograms.get(mode)
+        if state is None:
+            state = self._dendrograms[mode] = {"steps": self._merge_steps(mode), "merges": [], "w": [],
+                                               "max": -np.inf, "done": False}
+        while not state["done"] and state["max"] < threshold:
+            try:
+                u, v, w = next(state["steps"])
+            except StopIteration:
+                state["done"] = True
+                break
+            state["merges"].append((u, v))
+            state["max"] = max(state["max"], w)
+            state["w"].append(state["max"])
+        merges = np.asarray(state["merges"], dtype=np.int64).reshape(-1, 2)
+        return merges, np.asarray(state["w"], dtype=np.float64)
+
+    def _merge_steps(self, mode: str):
+        """Generator of merges ``(tree id u, tree id v, weight)``, lowest edge first."""
         n = self.n_regions
-        total = 2 * n + 1
-        sums = np.zeros((total, self.sums.shape[1]))
-        sums[: n + 1] = self.sums
-        counts = np.zeros(total)
-        counts[: n + 1] = self.counts
+        n_edges = len(self.edges)
+        eu, ev = self.edges[:, 0].copy(), self.edges[:, 1].copy()
+        bsum, bcount = self.boundary_sum.copy(), self.boundary_count.copy()
         boundary = mode == "boundary"
-        nbrs: list[dict] = [dict() for _ in range(total)]
-        heap = []
-        weights = self.boundary_strength if boundary else self.colour_distance
-        for (u, v), w, bs, bc in zip(self.edges.tolist(), weights.tolist(), self.boundary_sum.tolist(),
-                                     self.boundary_count.tolist()):
-            nbrs[u][v] = nbrs[v][u] = (bs, bc)
-            heap.append((w, u, v))
-        heapq.heapify(heap)
-        alive = np.zeros(total, dtype=bool)
-        alive[1: n + 1] = True
-        merges, merge_w = [], []
+        weight = (bsum / np.maximum(bcount, 1)) if boundary else self.colour_distance.copy()
+        sums, counts = self.sums.copy(), self.counts.copy()
+        # edge ids incident to each node (stale entries are skipped: dead edges have weight inf)
+        ends = np.concatenate([eu, ev])
+        order = np.argsort(ends, kind="stable")
+        bounds = np.searchsorted(ends[order], np.arange(n + 2))
+        edge_of = np.concatenate([np.arange(n_edges), np.arange(n_edges)])[order]
+        incident = [edge_of[bounds[i]: bounds[i + 1]] for i in range(n + 1)]
+        tree_id = np.arange(n + 1)  # dendrogram id of the region each representative node stands for
         next_id = n + 1
-        sqrt = np.sqrt
-        while heap:
-            w, u, v = heapq.heappop(heap)
-            if not (alive[u] and alive[v]):
-                continue
-            new = next_id
+        inf = np.inf
+        while n_edges:
+            i = int(np.argmin(weight))
+            w = float(weight[i])
+            if w == inf:
+                break
+            u, v = int(eu[i]), int(ev[i])
+            if len(incident[u]) < len(incident[v]):  # keep the busier node as the representative
+                u, v = v, u
+            yield int(tree_id[u]), int(tree_id[v]), w
+            tree_id[u] = next_id
             next_id += 1
-            alive[u] = alive[v] = False
-            alive[new] = True
-            merges.append((u, v))
-            merge_w.append(w)
-            sums[new] = sums[u] + sums[v]
-            counts[new] = counts[u] + counts[v]
-            joined = {}
-            for src in (u, v):
-                for x, (bs, bc) in nbrs[src].items():
-                    if x == u or x == v:
-                        continue
-                    del nbrs[x][src]
-                    if x in joined:
-                        obs, obc = joined[x]
-                        joined[x] = (obs + bs, obc + bc)
-                    else:
-                        joined[x] = (bs, bc)
-                nbrs[src] = {}
-            nbrs[new] = joined
+            sums[u] += sums[v]
+            counts[u] += counts[v]
+            from_v = incident[v]
+            eu[from_v] = np.where(eu[from_v] == v, u, eu[from_v])
+            ev[from_v] = np.where(ev[from_v] == v, u, ev[from_v])
+            cand = np.concatenate([incident[u], from_v])
+            cand = cand[weight[cand] != inf]
+            other = np.where(eu[cand] == u, ev[cand], eu[cand])
+            loop = other == u  # the merged edge itself
+            weight[cand[loop]] = inf
+            cand, other = cand[~loop], other[~loop]
+            nbr, first, inverse = np.unique(other, return_index=True, return_inverse=True)
+            keep = cand[first]
+            if keep.size < cand.size:  # neighbours of both: one edge, boundary sums added
+                if boundary:
+                    bsum[keep] = np.bincount(inverse, weights=bsum[cand])
+                    bcount[keep] = np.bincount(inverse, weights=bcount[cand])
+                dead = np.ones(cand.size, bool)
+                dead[first] = False
+                weight[cand[dead]] = inf
+            incident[u] = keep
+            incident[v] = keep[:0]
             if boundary:
-                for x, (bs, bc) in joined.items():
-                    nbrs[x][new] = (bs, bc)
-                    heapq.heappush(heap, (bs / bc if bc else 0.0, x, new))
-            elif joined:
-                xs = np.fromiter(joined, dtype=np.int64, count=len(joined))
-                mean_new = sums[new] / counts[new]
-                d = sqrt(((sums[xs] / counts[xs, None] - mean_new) ** 2).sum(axis=1)).tolist()
-                for x, dx in zip(xs.tolist(), d):
-                    nbrs[x][new] = joined[x]
-                    heapq.heappush(heap, (dx, x, new))
-        merges_arr = np.asarray(merges, dtype=np.int64).reshape(-1, 2)
-        cummax = np.maximum.accumulate(np.asarray(merge_w, dtype=np.float64)) if merge_w else np.zeros(0)
-        self._dendrograms[mode] = (merges_arr, cummax)
-        return merges_arr, cummax
+                weight[keep] = bsum[keep] / np.maximum(bcount[keep], 1)
+            else:
+                diff = sums[nbr] / counts[nbr, None] - sums[u] / counts[u]
+                weight[keep] = np.sqrt((diff * diff).sum(axis=1))
 
 
 def _check_mode(mode: str) -> None:
