@@ -13,7 +13,7 @@ from scipy.sparse.csgraph import connected_components
 
 __all__ = ["NcutTree", "ncut_value"]
 
-_DENSE_LIMIT = 300  # regions up to this many superpixels use a dense eigen-solver
+_DENSE_LIMIT = 64  # regions up to this many superpixels use a dense eigen-solver (LAPACK is slow beyond)
 _N_CUTS = 10  # candidate splitting values tried along the eigenvector
 
 
