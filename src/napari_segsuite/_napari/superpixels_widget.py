@@ -23,7 +23,7 @@ from magicgui.widgets import (
 )
 
 from ._jobs import JobControls
-from ._layers import image_data, labels_data, layer_in_viewer, spatial_kwargs
+from ._layers import image_data, labels_data, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -39,6 +39,15 @@ def _line_pixels(p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
     steps = int(np.ceil(np.abs(p1 - p0).max())) + 1
     t = np.linspace(0.0, 1.0, max(steps, 2))[:, None]
     return np.unique(np.round(p0 + t * (p1 - p0)).astype(np.int64), axis=0)
+
+
+def _merge_job(graph, threshold, mode):
+    from napari_segsuite.core.progress import Progress
+
+    yield Progress(0, 1, f"merging ({mode})...")
+    merged = graph.merge(threshold, mode)
+    yield Progress(1, 1, f"{int(merged.max())} regions")
+    return merged
 
 
 class SuperpixelsWidget(Container):
@@ -85,6 +94,7 @@ class SuperpixelsWidget(Container):
         self.next_id_button.changed.connect(self.next_free_id)
         self.merge_button.changed.connect(lambda *_: self.merge_labels(self.merge_from.value, self.merge_into.value))
         self.undo_button.changed.connect(self.undo)
+        self.assist.changed.connect(self._assist_changed)
         self.jobs.on_running_changed.append(lambda running: setattr(self.compute_button, "enabled", not running))
         viewer.layers.events.inserted.connect(self._refresh)
         viewer.layers.events.removed.connect(self._refresh)
@@ -105,6 +115,10 @@ class SuperpixelsWidget(Container):
     def _refresh(self, *_):
         self.image.reset_choices()
         self.target.reset_choices()
+
+    def _in_viewer(self, layer) -> bool:
+        # ``in`` (equality), not identity: a test viewer proxy hands out proxied layers
+        return layer is not None and layer in self._viewer.layers
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status.value = text
@@ -128,13 +142,14 @@ class SuperpixelsWidget(Container):
 
         def done(result):
             sp, graph, _ = result
-            self._install(graph, layer, spatial_ndim)
+            self.show_graph(graph, layer, spatial_ndim)
 
         return self.jobs.start(iter_superpixels, data, n_segments=self.n_segments.value,
                                compactness=self.compactness.value, channel_axis=channel_axis,
                                on_returned=done)
 
-    def _install(self, graph, image_layer, spatial_ndim: int) -> None:
+    def show_graph(self, graph, image_layer, spatial_ndim: int) -> None:
+        """Show a computed :class:`~napari_segsuite.core.rag.SuperpixelGraph` (main thread)."""
         self.graph = graph
         lo, hi = graph.threshold_range(self.mode.value)
         self.threshold.changed.disconnect(self._schedule_remerge)
@@ -144,11 +159,12 @@ class SuperpixelsWidget(Container):
         self.threshold.value = lo
         self.threshold.changed.connect(self._schedule_remerge)
         merged = graph.merge(self.threshold.value, self.mode.value)
-        kw = spatial_kwargs(image_layer, spatial_ndim) if layer_in_viewer(self._viewer, image_layer) else {}
-        if self.superpixel_layer is not None and layer_in_viewer(self._viewer, self.superpixel_layer) \
+        kw = spatial_kwargs(image_layer, spatial_ndim) if self._in_viewer(image_layer) else {}
+        if self.superpixel_layer is not None and self._in_viewer(self.superpixel_layer) \
                 and self.superpixel_layer.data.shape == merged.shape:
             self.superpixel_layer.data = merged
-            self.superpixel_layer.scale, self.superpixel_layer.translate = kw.get("scale", 1), kw.get("translate", 0)
+            for key, value in kw.items():
+                setattr(self.superpixel_layer, key, value)
         else:
             self.superpixel_layer = self._viewer.add_labels(merged, name="superpixels", **kw)
             self.superpixel_layer.contour = 1
@@ -159,7 +175,12 @@ class SuperpixelsWidget(Container):
         if self.target.value is None:
             self.new_target()
         self._refresh()
-        self._say(f"{graph.n_regions} superpixels; {int(merged.max())} regions")
+        self._say(f"{graph.n_regions} superpixels -> {int(merged.max())} regions")
+
+    def _assist_changed(self, on: bool):
+        # while assisting, a drag on the superpixel layer is a stroke, not a pan
+        if self.superpixel_layer is not None:
+            self.superpixel_layer.mouse_pan = not on
 
     def _mode_changed(self, *_):
         if self.graph is None:
@@ -185,18 +206,32 @@ class SuperpixelsWidget(Container):
         self._timer.start()
 
     def remerge(self, *_):
-        """Re-merge the cached graph at the slider's threshold and update the superpixel layer."""
-        if self.graph is None or not layer_in_viewer(self._viewer, self.superpixel_layer):
-            return
+        """Re-merge the cached graph at the slider's threshold and update the superpixel layer.
+
+        The fast modes run here (milliseconds); ``"ncut"`` may compute new splits, so it runs in the
+        worker. Returns the worker for ``"ncut"``, else None.
+        """
+        if self.graph is None or not self._in_viewer(self.superpixel_layer):
+            return None
+        if self.mode.value == "ncut":
+            if self.jobs.running:  # try again once the running job is done
+                self._schedule_remerge()
+                return None
+            return self.jobs.start(_merge_job, self.graph, self.threshold.value, "ncut", on_returned=self._show_merged)
         try:
             merged = self.graph.merge(self.threshold.value, self.mode.value)
         except ValueError as exc:
             self._say(str(exc), error=True)
+            return None
+        self._show_merged(merged)
+        return None
+
+    def _show_merged(self, merged):
+        if not self._in_viewer(self.superpixel_layer) or merged.shape != self.superpixel_layer.data.shape:
             return
         self.merged = merged
         self.superpixel_layer.data = merged
-        self._say(f"{self.graph.n_regions} superpixels; {int(merged.max())} regions "
-                  f"at {self.mode.value} {self.threshold.value:.4g}")
+        self._say(f"{self.graph.n_regions} superpixels -> {int(merged.max())} regions")
 
     # -- assisted labeling ------------------------------------------------------------------------
     def new_target(self, *_):
@@ -215,7 +250,7 @@ class SuperpixelsWidget(Container):
         layer = self._viewer.add_labels(np.zeros(shape, dtype=np.int32), name="annotations", **kw)
         self._refresh()
         self.target.value = layer
-        if self.superpixel_layer is not None and layer_in_viewer(self._viewer, self.superpixel_layer):
+        if self.superpixel_layer is not None and self._in_viewer(self.superpixel_layer):
             self._viewer.layers.selection.active = self.superpixel_layer
         return layer
 
@@ -244,11 +279,14 @@ class SuperpixelsWidget(Container):
             return None
         return tuple(coord)
 
-    def _apply(self, region_mask: np.ndarray, remove: bool) -> int:
-        """Write the current label id (or 0) into the target where ``region_mask``; push undo."""
+    def _apply(self, region_mask: np.ndarray, remove: bool) -> int | None:
+        """Write the current label id (or 0) into the target where ``region_mask``; push undo.
+
+        Returns the number of pixels changed, None if there is no usable target layer.
+        """
         target = self._target_array()
         if target is None:
-            return 0
+            return None
         idx = np.flatnonzero(region_mask)
         flat = target.reshape(-1)
         new = 0 if remove else self.label_id.value
@@ -280,6 +318,8 @@ class SuperpixelsWidget(Container):
             self._say("no superpixel here (outside the mask).")
             return 0
         n = self._apply(self.merged == region, remove)
+        if n is None:
+            return 0
         self._say(f"{'removed' if remove else f'label {self.label_id.value}:'} region {region} ({n} pixels)")
         return n
 
@@ -306,6 +346,8 @@ class SuperpixelsWidget(Container):
             self._say("the stroke touches no superpixel.")
             return 0
         n = self._apply(np.isin(sp, touched), remove)
+        if n is None:
+            return 0
         self._say(f"{'removed' if remove else f'label {self.label_id.value}:'} {touched.size} superpixels "
                   f"({n} pixels)")
         return n
@@ -328,6 +370,8 @@ class SuperpixelsWidget(Container):
             n = self._apply(mask, remove=False)
         finally:
             self.label_id.value = saved
+        if n is None:
+            return 0
         self._say(f"merged label {source} into {destination} ({n} pixels)")
         return n
 
@@ -335,7 +379,7 @@ class SuperpixelsWidget(Container):
         """Undo the last click, stroke or merge made by this widget."""
         while self._undo:
             layer, idx, old = self._undo.pop()
-            if layer_in_viewer(self._viewer, layer):
+            if self._in_viewer(layer):
                 layer.data.reshape(-1)[idx] = old
                 layer.refresh()
                 self._say(f"undone ({idx.size} pixels)")
