@@ -27,8 +27,8 @@ def ready(make_napari_viewer_proxy, qtbot, nuclei):
     widget.n_segments.value = 80
     worker = widget.compute()
     assert worker is not None
-    with qtbot.waitSignal(worker.finished, timeout=60_000):
-        pass
+    # (waitUntil on the widget state: a tiny job can emit finished before waitSignal connects)
+    qtbot.waitUntil(lambda: widget.graph is not None and not widget.jobs.running, timeout=60_000)
     return viewer, widget, layer
 
 
@@ -75,15 +75,19 @@ def test_threshold_slider_remerges_live_with_debounce(ready, qtbot):
 
 def test_ncut_remerge_runs_in_worker(ready, qtbot):
     viewer, widget, layer = ready
-    widget.mode.value = "ncut"
-    if widget.jobs.worker is not None:
-        with qtbot.waitSignal(widget.jobs.worker.finished, timeout=30_000):
-            pass
-    widget.threshold.value = 0.05
-    qtbot.waitUntil(lambda: widget.jobs.worker is not None, timeout=5000)
-    with qtbot.waitSignal(widget.jobs.worker.finished, timeout=30_000):
-        pass
-    assert np.array_equal(widget.superpixel_layer.data, widget.graph.merge(widget.threshold.value, "ncut"))
+    with widget.threshold.changed.blocked():
+        widget.threshold.value = 0.0
+    widget.mode.value = "ncut"  # re-merges at once, in the worker
+    assert widget.jobs.worker is not None
+    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=30_000)
+    assert widget.threshold.max == 2.0
+    with widget.threshold.changed.blocked():  # no debounced re-merge racing this one
+        widget.threshold.value = 0.5
+    expected = widget.graph.merge(0.5, "ncut")
+    assert expected.max() > 1
+    assert widget.remerge() is not None
+    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=30_000)
+    assert np.array_equal(widget.superpixel_layer.data, expected)
 
 
 def test_click_adds_merged_region_with_current_label(ready):
@@ -185,8 +189,7 @@ def test_rgb_image_and_bad_image_choice(make_napari_viewer_proxy, qtbot):
     assert widget.compute() is None and "Image layer" in widget.status.value
     widget.image.value = layer
     widget.n_segments.value = 30
-    worker = widget.compute()
-    with qtbot.waitSignal(worker.finished, timeout=60_000):
-        pass
+    assert widget.compute() is not None
+    qtbot.waitUntil(lambda: widget.graph is not None and not widget.jobs.running, timeout=60_000)
     assert widget.superpixel_layer.data.shape == (64, 64)
     assert widget.graph.sums.shape[1] == 3
