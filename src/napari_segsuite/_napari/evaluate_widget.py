@@ -20,14 +20,19 @@ _ROWS = [("IoU", "iou"), ("Dice", "dice"), ("Pixel accuracy", "pixel_accuracy"),
 class EvaluateWidget(Container):
     """Compare a prediction with ground truth: IoU, Dice, pixel accuracy, AP at IoU thresholds."""
 
-    def __init__(self, viewer: "napari.viewer.Viewer"):
+    def __init__(self, viewer: napari.viewer.Viewer):
         self._viewer = viewer
-        self.gt = ComboBox(label="ground truth", choices=self._labels_layers, nullable=True)
-        self.pred = ComboBox(label="prediction", choices=self._labels_layers, nullable=True)
+        self.gt = ComboBox(label="ground truth", choices=self._labels_layers)
+        self.pred = ComboBox(label="prediction", choices=self._labels_layers)
         self.mark_errors = CheckBox(text="add layers marking false positives / negatives", value=False)
         self.run_button = PushButton(text="Evaluate")
         self.table = Table(value={"metric": [r[0] for r in _ROWS], "value": [""] * len(_ROWS)})
         self.jobs = JobControls("pick two Labels layers")
+        self.table.read_only = True
+        self.table.min_height = 360
+        self.table.native.verticalHeader().setVisible(False)
+        self.table.native.horizontalHeader().setStretchLastSection(True)
+        self.table.native.setColumnWidth(0, 160)
         super().__init__(widgets=[self.gt, self.pred, self.mark_errors, self.run_button, self.jobs, self.table])
         self.run_button.changed.connect(self.run)
         self.jobs.on_running_changed.append(lambda running: setattr(self.run_button, "enabled", not running))
@@ -44,6 +49,14 @@ class EvaluateWidget(Container):
     def _refresh(self, *_):
         self.gt.reset_choices()
         self.pred.reset_choices()
+        layers = self._labels_layers()
+        # Sensible defaults: ground truth = a layer named like ground truth, prediction = the newest other one.
+        truth = [lay for lay in layers if "ground truth" in lay.name or "gt" == lay.name.lower()]
+        if truth and self.gt.value not in truth:
+            self.gt.value = truth[0]
+        others = [lay for lay in layers if lay is not self.gt.value]
+        if others and (self.pred.value is None or self.pred.value is self.gt.value):
+            self.pred.value = others[-1]
 
     def run(self, *_):
         """Start the evaluation in a worker; returns the worker (None if the input is invalid)."""

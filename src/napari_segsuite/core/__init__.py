@@ -42,6 +42,8 @@ _EXPORTS = {
     "iter_superpixels": "superpixels",
     "SuperpixelGraph": "rag",
     "adjusted_rand_index": "rag",
+    "unet_weight_map": "weightmap",
+    "iter_unet_weight_map": "weightmap",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -45,8 +45,16 @@ def _step_ground_truth(out_dir):
     return [("ground_truth", gt, gt, image)]
 
 
+def _step_weight_map(out_dir):
+    from .weightmap import unet_weight_map
+
+    _, gt = load_sample("nuclei_test")
+    weights = unet_weight_map(gt, w0=10.0, sigma=5.0, class_weights="balanced")
+    return [("weight_map", weights, None, weights)]  # float32 TIFF + grey PNG; no metrics
+
+
 #: (backend name, step function). Backends append theirs.
-DEMO_STEPS = [("ground truth (reference)", _step_ground_truth)]
+DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("border weight map", _step_weight_map)]
 
 
 def _foreground_regions(merged, brightness, bright_objects=True):

@@ -78,6 +78,23 @@ def _check_mask(mask, spatial_shape):
     return m
 
 
+def _check_slic_parameters(n_segments, compactness) -> None:
+    if not np.isscalar(n_segments) or int(n_segments) != n_segments or n_segments <= 0:
+        raise ValueError(f"n_segments must be a positive integer, got {n_segments!r}.")
+    if not np.isscalar(compactness) or not np.isfinite(compactness) or compactness <= 0:
+        raise ValueError(f"compactness must be a positive number, got {compactness!r}.")
+
+
+def _check_threshold(threshold) -> float:
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold must be a number, got {threshold!r}.") from None
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"threshold must be a finite number >= 0, got {value}.")
+    return value
+
+
 def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, channel_axis=None, mask=None,
                      spacing=None, max_num_iter: int = 10) -> np.ndarray:
     """Cut an image into SLIC superpixels (k-means in colour + space).
@@ -135,10 +152,7 @@ def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, c
     """
     from skimage.segmentation import slic
 
-    if not np.isscalar(n_segments) or int(n_segments) != n_segments or n_segments <= 0:
-        raise ValueError(f"n_segments must be a positive integer, got {n_segments!r}.")
-    if not np.isscalar(compactness) or not np.isfinite(compactness) or compactness <= 0:
-        raise ValueError(f"compactness must be a positive number, got {compactness!r}.")
+    _check_slic_parameters(n_segments, compactness)
     values = _channels_last(image, channel_axis)
     spatial = values.shape[:-1]
     m = _check_mask(mask, spatial)
@@ -274,6 +288,7 @@ def merge_superpixels(image, superpixels, threshold: float, mode: str = "hierarc
     from .rag import _check_mode
 
     _check_mode(mode)
+    _check_threshold(threshold)
     return build_graph(image, superpixels, channel_axis=channel_axis).merge(threshold, mode)
 
 
@@ -288,6 +303,9 @@ def iter_superpixels(image, n_segments=1000, compactness=10.0, channel_axis=None
     from .rag import _check_mode
 
     _check_mode(mode)
+    _check_slic_parameters(n_segments, compactness)
+    if merge_threshold is not None:
+        _check_threshold(merge_threshold)
     total = 3 if merge_threshold is not None else 2
     yield Progress(0, total, "computing superpixels...")
     sp = slic_superpixels(image, n_segments=n_segments, compactness=compactness, channel_axis=channel_axis,
