@@ -53,8 +53,11 @@ def _merge_job(graph, threshold, mode):
 class SuperpixelsWidget(Container):
     """SLIC superpixels, live merging by a threshold, and click/stroke labeling into a Labels layer."""
 
-    def __init__(self, viewer: "napari.viewer.Viewer"):
+    def __init__(self, viewer: napari.viewer.Viewer):  # a string under `from __future__ import annotations`
         self._viewer = viewer
+        self.graph = None  # SuperpixelGraph of the last computation
+        self.superpixel_layer = None  # Labels layer showing merged regions (contours)
+        self.merged = None  # current merged labels
         self.image = ComboBox(label="image", choices=self._image_layers, nullable=True)
         self.n_segments = SpinBox(label="superpixels", value=1000, min=1, max=200_000, step=100,
                                   tooltip="approximate number of superpixels")
@@ -81,10 +84,6 @@ class SuperpixelsWidget(Container):
             self.threshold, self.target, self.new_target_button, self.label_id, self.next_id_button, self.assist,
             self.merge_from, self.merge_into, self.merge_button, self.undo_button, self.status,
         ])
-        self.graph = None  # SuperpixelGraph of the last computation
-        self.superpixel_layer = None  # Labels layer showing merged regions (contours)
-        self.merged = None  # current merged labels
-        self._lut = None
         self._undo: list[tuple] = []
         self._timer = None
         self.compute_button.changed.connect(self.compute)
@@ -170,7 +169,6 @@ class SuperpixelsWidget(Container):
             self.superpixel_layer.contour = 1
             self.superpixel_layer.mouse_drag_callbacks.append(self._on_mouse)
         self.merged = merged
-        self._lut = None
         self.superpixel_layer.mouse_pan = not self.assist.value
         if self.target.value is None:
             self.new_target()
