@@ -193,3 +193,35 @@ def test_rgb_image_and_bad_image_choice(make_napari_viewer_proxy, qtbot):
     qtbot.waitUntil(lambda: widget.graph is not None and not widget.jobs.running, timeout=60_000)
     assert widget.superpixel_layer.data.shape == (64, 64)
     assert widget.graph.sums.shape[1] == 3
+
+
+def test_3d_stack_click_adds_the_3d_region(make_napari_viewer_proxy, qtbot):
+    from napari_segsuite.core import synthetic_nuclei_3d
+
+    viewer = make_napari_viewer_proxy()
+    vol, _ = synthetic_nuclei_3d((12, 48, 48), n_nuclei=3, seed=0)
+    layer = viewer.add_image(vol, scale=(3.0, 1.0, 1.0))
+    widget = SuperpixelsWidget(viewer)
+    widget.image.value = layer
+    widget.n_segments.value = 40
+    assert widget.compute() is not None
+    qtbot.waitUntil(lambda: widget.graph is not None and not widget.jobs.running, timeout=60_000)
+    assert widget.superpixel_layer.data.shape == vol.shape
+    assert np.allclose(widget.superpixel_layer.scale, (3.0, 1.0, 1.0))
+    sp = widget.graph.superpixels
+    assert widget.click_region((4, 20, 20)) == int((sp == sp[4, 20, 20]).sum())
+    assert np.array_equal(widget.target.value.data == 1, sp == sp[4, 20, 20])
+    # a drag in the displayed plane only touches superpixels of that plane
+    widget.label_id.value = 2
+    event = SimpleNamespace(type="mouse_press", modifiers=set(), dims_displayed=[1, 2],
+                            position=tuple(widget.superpixel_layer.data_to_world((2, 2, 2))))
+    gen = widget._on_mouse(widget.superpixel_layer, event)
+    next(gen)
+    event.type = "mouse_move"
+    event.position = tuple(widget.superpixel_layer.data_to_world((2.4, 2, 30)))  # z jitter is ignored
+    next(gen)
+    event.type = "mouse_release"
+    with pytest.raises(StopIteration):
+        next(gen)
+    touched = np.unique(sp[2, 2, 2:31])
+    assert np.array_equal(widget.target.value.data == 2, np.isin(sp, touched))  # overwrites label 1 there
