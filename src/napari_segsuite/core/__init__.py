@@ -43,6 +43,12 @@ _EXPORTS = {
     "clip_box": "boxcut",
     "BoxMask": "boxcut",
     "load_sample": "samples",
+    "slic_superpixels": "superpixels",
+    "merge_superpixels": "superpixels",
+    "build_graph": "superpixels",
+    "iter_superpixels": "superpixels",
+    "SuperpixelGraph": "rag",
+    "adjusted_rand_index": "rag",
     "unet_weight_map": "weightmap",
     "iter_unet_weight_map": "weightmap",
 }
