@@ -41,6 +41,7 @@ class Gate:
         self.hold_after = hold_after  # real events to let through before holding
         self.started = threading.Event()
         self.opened = threading.Event()
+        self.holding = threading.Event()  # the worker is blocked inside the job, waiting for the gate
         self.calls = 0
 
     def __call__(self, *args, **kwargs):
@@ -56,6 +57,7 @@ class Gate:
                     return stop.value
             gate.started.set()
             yield Progress(0, None, "held by the test")
+            gate.holding.set()
             if not gate.opened.wait(60):
                 raise TimeoutError("the test never opened the gate")
             result = yield from inner
@@ -312,7 +314,7 @@ def test_export_cancel_mid_export_leaves_only_whole_items(make_napari_viewer_pro
     assert len(widget.pairs.value) == 3
     worker = widget.run()
     assert worker is not None, widget.jobs.status
-    assert gate.started.wait(20)  # img0 written
+    assert gate.holding.wait(20)  # img0 written; the worker is inside the next step
     with qtbot.waitSignal(worker.finished, timeout=60000):
         widget.jobs.cancel()
         gate.opened.set()

@@ -23,7 +23,7 @@ from magicgui.widgets import (
 )
 
 from ._jobs import JobControls
-from ._layers import image_data, labels_data, spatial_kwargs
+from ._layers import image_data, labels_data, reset_layer_choices, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -112,8 +112,7 @@ class SuperpixelsWidget(Container):
                 if isinstance(layer, Labels) and layer is not self.superpixel_layer]
 
     def _refresh(self, *_):
-        self.image.reset_choices()
-        self.target.reset_choices()
+        reset_layer_choices(self.image, self.target)
 
     def _in_viewer(self, layer) -> bool:
         # ``in`` (equality), not identity: a test viewer proxy hands out proxied layers

@@ -152,8 +152,12 @@ def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, c
     >>> int(sp.min()), sp.dtype.name
     (1, 'int32')
     """
-    from skimage.segmentation import slic
+    values, m, spacing = _slic_inputs(image, n_segments, compactness, channel_axis, mask, spacing)
+    return _slic(values, m, spacing, n_segments, compactness, channel_axis, max_num_iter)
 
+
+def _slic_inputs(image, n_segments, compactness, channel_axis, mask, spacing):
+    """Check every SLIC input and return ``(values, mask, spacing)``; run before any work starts."""
     _check_slic_parameters(n_segments, compactness)
     values = _channels_last(image, channel_axis)
     spatial = values.shape[:-1]
@@ -161,16 +165,23 @@ def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, c
     values = _check_finite(values, m)
     if spacing is not None:
         spacing = np.asarray(spacing, dtype=float)
-        if spacing.shape != (len(spatial),) or not np.all(spacing > 0):
+        if spacing.shape != (len(spatial),) or not np.all(np.isfinite(spacing) & (spacing > 0)):
             raise ValueError(f"spacing must be {len(spatial)} positive numbers, got {spacing.tolist()}.")
+    degenerate = [s for s in spatial if s < 2]
+    if degenerate and len(degenerate) == len(spatial):
+        raise ValueError(f"image: shape {spatial} is too small for superpixels.")
+    return values, m, spacing
+
+
+def _slic(values, m, spacing, n_segments, compactness, channel_axis, max_num_iter) -> np.ndarray:
+    """SLIC on inputs checked by :func:`_slic_inputs`."""
+    from skimage.segmentation import slic
+
     n_channels = values.shape[-1]
     rgb = n_channels == 3 and channel_axis is not None
     # scikit-image rescales the image to 0..1 (one scale for all channels); RGB then goes to CIELAB
     # (L in 0..100). Scaling the compactness puts every other image on the same 0..100 footing.
     slic_compactness = float(compactness) if rgb else float(compactness) / 100.0
-    degenerate = [s for s in spatial if s < 2]
-    if degenerate and len(degenerate) == len(spatial):
-        raise ValueError(f"image: shape {spatial} is too small for superpixels.")
     labels = slic(values, n_segments=int(n_segments), compactness=slic_compactness, channel_axis=-1,
                   convert2lab=rgb, mask=m, spacing=spacing, start_label=1, max_num_iter=max_num_iter,
                   enforce_connectivity=True)
@@ -308,10 +319,12 @@ def iter_superpixels(image, n_segments=1000, compactness=10.0, channel_axis=None
     _check_slic_parameters(n_segments, compactness)
     if merge_threshold is not None:
         _check_threshold(merge_threshold)
+    # Every input is checked before the first event: a user error never follows a progress line.
+    values, m, checked_spacing = _slic_inputs(image, n_segments, compactness, channel_axis, mask, spacing)
     total = 3 if merge_threshold is not None else 2
     yield Progress(0, total, "computing superpixels...")
-    sp = slic_superpixels(image, n_segments=n_segments, compactness=compactness, channel_axis=channel_axis,
-                          mask=mask, spacing=spacing)
+    sp = _slic(values, m, checked_spacing, n_segments, compactness, channel_axis, 10)
+    del values
     yield Progress(1, total, f"{int(sp.max())} superpixels; building the graph...")
     graph = build_graph(image, sp, channel_axis=channel_axis)
     merged = None
