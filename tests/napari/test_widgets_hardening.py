@@ -120,6 +120,7 @@ def _setup_grabcut(viewer, w):
                               shape_type="rectangle", name="boxes")
     w.image.value = source
     w.shapes.value = boxes
+    w.output.value = None  # "new Labels layer"
     if hasattr(w, "cache"):
         w.cache.clear()  # a new run must compute, not reuse a cached box
     return source
@@ -273,6 +274,20 @@ def test_second_start_while_running_is_refused(spec, make_napari_viewer_proxy, q
     # Exactly one result of each kind.
     names = [layer.name for layer in viewer.layers]
     assert all(names.count(n) == 1 for n in expected), names
+
+
+@pytest.mark.parametrize("spec", PARAMS)
+def test_changing_layers_between_runs(spec, make_napari_viewer_proxy, qtbot, monkeypatch, notes):
+    viewer = make_napari_viewer_proxy()
+    widget, first, gates = _make(spec, viewer, monkeypatch)
+    _run_to_end(qtbot, spec, widget, gates)
+    qtbot.waitUntil(lambda: all(n in viewer.layers for n in spec.result_names(first.name)), timeout=10000)
+    second = spec.setup(viewer, widget)  # new layers (napari renames clashes), selected in the widget
+    assert second.name != first.name
+    _run_to_end(qtbot, spec, widget, gates)
+    qtbot.waitUntil(lambda: all(n in viewer.layers for n in spec.result_names(second.name)), timeout=10000)
+    assert not [n for n in notes if n[0] == "show_error"], notes
+    assert spec.button(widget).enabled
 
 
 # ---------------------------------------------------------------------------------------------------
