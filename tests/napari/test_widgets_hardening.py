@@ -157,8 +157,7 @@ def _setup_maskrcnn_predict(viewer, w):
     image, _ = _labels_pair()
     source = viewer.add_image(image, name="nuclei", scale=(2, 2))
     if w.checkpoint is None:
-        w.load_sample()
-        assert w.checkpoint is not None, w.jobs.status
+        assert w.load_sample_model(), w.jobs.status
     w.image.value = source
     return source
 
@@ -170,6 +169,9 @@ SPECS = [
     Spec("unet-train", "napari_segsuite._napari.unet_widget:UNetWidget",
          ["napari_segsuite.core.unet.train:iter_train_unet"], _setup_unet_train,
          lambda w: w.train(), lambda w: w.train_button, lambda src: [], lambda w: w.train_image),
+    Spec("maskrcnn-predict", "napari_segsuite._napari.maskrcnn_widget:MaskRCNNWidget",
+         ["napari_segsuite.core.maskrcnn:iter_predict_maskrcnn"], _setup_maskrcnn_predict,
+         lambda w: w.predict(), lambda w: w.predict_button, lambda src: [f"{src} Mask R-CNN"], lambda w: w.image),
     Spec("weightmap", "napari_segsuite._napari.weightmap_widget:WeightMapWidget",
          ["napari_segsuite.core.weightmap:iter_unet_weight_map"], _setup_weightmap,
          lambda w: w.run(), lambda w: w.run_button, lambda src: [f"{src} weight map"],
