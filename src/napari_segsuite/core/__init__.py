@@ -36,6 +36,14 @@ _EXPORTS = {
     "synthetic_nuclei_3d": "synthetic",
     "sample_path": "samples",
     "load_sample": "samples",
+    "build_maskrcnn": "maskrcnn",
+    "train_maskrcnn": "maskrcnn",
+    "iter_train_maskrcnn": "maskrcnn",
+    "predict_maskrcnn": "maskrcnn",
+    "iter_predict_maskrcnn": "maskrcnn",
+    "load_maskrcnn_checkpoint": "maskrcnn",
+    "save_maskrcnn_checkpoint": "maskrcnn",
+    "masks_to_targets": "maskrcnn",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -45,8 +45,19 @@ def _step_ground_truth(out_dir):
     return [("ground_truth", gt, gt, image)]
 
 
+def _step_maskrcnn(out_dir):
+    """Mask R-CNN: the shipped sample model (slim ResNet-18-FPN) on the test field, tiled."""
+    from .maskrcnn import predict_maskrcnn
+    from .samples import sample_path
+
+    image, gt = load_sample("nuclei_test")
+    labels, _table = predict_maskrcnn(sample_path("maskrcnn_nuclei.pt"), image, tile_size=256, overlap=64,
+                                      device="cpu")
+    return [("maskrcnn", labels, gt, image)]
+
+
 #: (backend name, step function). Backends append theirs.
-DEMO_STEPS = [("ground truth (reference)", _step_ground_truth)]
+DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("Mask R-CNN (sample model)", _step_maskrcnn)]
 
 
 def run_headless_demo(out_dir, out=sys.stdout) -> dict:

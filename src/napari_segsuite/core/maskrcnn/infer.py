@@ -211,9 +211,18 @@ def _resolve_model(model_or_checkpoint, device):
 
 def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = None, tile_size: int | None = 512,
                           overlap: int = 64, score_threshold: float = 0.5, mask_threshold: float = 0.5,
-                          device="auto"):
-    """Generator form of :func:`predict_maskrcnn`: yields :class:`Progress`, returns ``(labels, table)``."""
+                          min_size: int = 1, device="auto", return_table: bool = False,
+                          return_probabilities: bool = False):
+    """Generator form of :func:`predict_maskrcnn`: yields :class:`Progress`.
+
+    Returns ``labels``, or ``(labels, table)`` with ``return_table=True`` (the form ``core.predict``'s
+    dispatch by checkpoint kind expects: labels only). ``min_size`` is the smallest instance kept (pixels).
+    """
     from .targets import prepare_image
+
+    if return_probabilities:
+        raise ValueError("Mask R-CNN gives instances with scores, not a probability map; "
+                         "the scores are in the returned table (return_table=True).")
 
     if not 0.0 <= score_threshold <= 1.0 or not 0.0 < mask_threshold < 1.0:
         raise ValueError("score_threshold must be in [0, 1] and mask_threshold in (0, 1).")
@@ -235,25 +244,27 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
         for z in range(arr.shape[0]):
             plane_labels, plane_table = yield from iter_predict_maskrcnn(
                 model, arr[z], channel_axis=channel_axis, tile_size=tile_size, overlap=overlap,
-                score_threshold=score_threshold, mask_threshold=mask_threshold, device=dev)
+                score_threshold=score_threshold, mask_threshold=mask_threshold, min_size=min_size, device=dev,
+                return_table=True)
             offset = sum(len(t["label"]) for t in tables)
             out[z] = np.where(plane_labels > 0, plane_labels + offset, 0)
             tables.append({**plane_table, "label": plane_table["label"] + offset,
                            "plane": np.full(len(plane_table["label"]), z, np.int32)})
             yield Progress(z + 1, arr.shape[0], f"plane {z + 1}/{arr.shape[0]}")
         table = {k: np.concatenate([t[k] for t in tables]) for k in ("label", "score", "class", "plane")}
-        return out, table
+        return (out, table) if return_table else out
     prepared = prepare_image(arr, channels, channel_axis, norm)
     predictor = model_tile_predictor(model, dev, score_threshold, mask_threshold)
     if tile_size is not None and max(prepared.shape[1:]) <= tile_size:
         tile_size = None
     instances = yield from iter_predict_tiled(predictor, prepared, tile_size, overlap)
-    return stitch_instances(instances, prepared.shape[1:])
+    labels, table = stitch_instances(instances, prepared.shape[1:], min_area=max(1, int(min_size)))
+    return (labels, table) if return_table else labels
 
 
 def predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = None, tile_size: int | None = 512,
-                     overlap: int = 64, score_threshold: float = 0.5, mask_threshold: float = 0.5, device="auto",
-                     progress=None):
+                     overlap: int = 64, score_threshold: float = 0.5, mask_threshold: float = 0.5,
+                     min_size: int = 1, device="auto", progress=None):
     """Segment cell instances with a trained Mask R-CNN.
 
     Parameters
@@ -273,6 +284,8 @@ def predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = N
         Detections scoring below are dropped.
     mask_threshold : float
         Mask probability above which a pixel belongs to the instance.
+    min_size : int
+        Instances with fewer pixels (after overlaps are resolved) are dropped.
     device : str
         ``"auto"``, ``"cpu"``, ``"cuda"``, ...
     progress : callable, optional
@@ -300,4 +313,5 @@ def predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = N
     """
     return run(iter_predict_maskrcnn(model_or_checkpoint, image, channel_axis=channel_axis, tile_size=tile_size,
                                      overlap=overlap, score_threshold=score_threshold,
-                                     mask_threshold=mask_threshold, device=device), progress)
+                                     mask_threshold=mask_threshold, min_size=min_size, device=device,
+                                     return_table=True), progress)

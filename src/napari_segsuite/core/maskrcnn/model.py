@@ -33,7 +33,7 @@ DEFAULT_CONFIG = {
     "anchor_sizes": [8, 16, 32, 64, 128],  # pixels, one per FPN level (cells are small)
     "aspect_ratios": [0.5, 1.0, 2.0],
     "image_scale": 1.0,               # resize factor applied inside the model (1.0 = native scale)
-    "detections_per_image": 500,      # hundreds of cells per tile are common
+    "detections_per_image": 500,      # per image or tile (hundreds of cells are common); proposals follow
     "pretrained": False,              # True downloads torchvision's COCO weights (resnet50_fpn_v2, 3 channels)
 }
 
@@ -199,15 +199,19 @@ def build_maskrcnn(config: dict | None = None, *, download: bool = True):
         aspect_ratios=(tuple(float(a) for a in config["aspect_ratios"]),) * 5,
     )
     det = int(config["detections_per_image"])
+    # Cells are small and crops few: fewer proposals and RoI samples than the COCO defaults train faster.
+    speed = {"rpn_pre_nms_top_n_train": 1000, "rpn_post_nms_top_n_train": 500, "box_batch_size_per_image": 128,
+             "box_detections_per_img": det, "rpn_pre_nms_top_n_test": max(1000, 2 * det),
+             "rpn_post_nms_top_n_test": max(1000, 2 * det)}
     if config["backbone"] == "resnet50_fpn_v2":
         if config["pretrained"]:
             if channels != 3:
                 raise ValueError("pretrained weights exist for 3-channel (RGB) images only; "
                                  f"this model has {channels} channel(s). Train from scratch instead.")
-            model = _pretrained_resnet50(num_classes) if download else maskrcnn_resnet50_fpn_v2(
-                weights=None, weights_backbone=None, num_classes=num_classes)
+            model = _pretrained_resnet50(num_classes, speed) if download else maskrcnn_resnet50_fpn_v2(
+                weights=None, weights_backbone=None, num_classes=num_classes, **speed)
         else:
-            model = maskrcnn_resnet50_fpn_v2(weights=None, weights_backbone=None, num_classes=num_classes)
+            model = maskrcnn_resnet50_fpn_v2(weights=None, weights_backbone=None, num_classes=num_classes, **speed)
             if channels != 3:
                 model.backbone.body.conv1 = nn.Conv2d(channels, 64, 7, stride=2, padding=3, bias=False)
         n_anchor = len(config["aspect_ratios"])
@@ -216,7 +220,6 @@ def build_maskrcnn(config: dict | None = None, *, download: bool = True):
 
             model.rpn.head = RPNHead(model.backbone.out_channels, n_anchor, conv_depth=2)
         model.rpn.anchor_generator = anchors
-        model.roi_heads.detections_per_img = det
     else:
         if config["pretrained"]:
             raise ValueError("there are no pretrained weights for the slim ResNet-18 backbone; "
@@ -237,20 +240,20 @@ def build_maskrcnn(config: dict | None = None, *, download: bool = True):
             box_predictor=FastRCNNPredictor(rep, num_classes),
             mask_head=MaskRCNNHeads(fpn, [mask_c] * 4, 1),
             mask_predictor=MaskRCNNPredictor(mask_c, mask_c, num_classes),
-            box_detections_per_img=det,
+            **speed,
         )
     model.transform = _make_transform(config)
     model.segsuite_config = config
     return model
 
 
-def _pretrained_resnet50(num_classes: int):
+def _pretrained_resnet50(num_classes: int, speed: dict):
     from torchvision.models.detection import MaskRCNN_ResNet50_FPN_V2_Weights, maskrcnn_resnet50_fpn_v2
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
     from torchvision.models.detection.mask_rcnn import MaskRCNNPredictor
 
     try:
-        model = maskrcnn_resnet50_fpn_v2(weights=MaskRCNN_ResNet50_FPN_V2_Weights.DEFAULT)
+        model = maskrcnn_resnet50_fpn_v2(weights=MaskRCNN_ResNet50_FPN_V2_Weights.DEFAULT, **speed)
     except Exception as exc:  # URLError, socket errors, HTTP errors, hash mismatch ...
         raise ValueError(
             "pretrained Mask R-CNN weights were asked for but could not be downloaded "

@@ -81,7 +81,7 @@ def _evaluate(model, val, device) -> float:
     was_training = model.training
     model.eval()
     for image, labels in val:
-        pred, _ = run(iter_predict_maskrcnn(model, image, channel_axis=0, tile_size=512, overlap=64, device=device))
+        pred = run(iter_predict_maskrcnn(model, image, channel_axis=0, tile_size=512, overlap=64, device=device))
         aps.append(average_precision(labels, pred, thresholds=(0.5,))["ap"][0])
     model.train(was_training)
     return float(np.mean(aps))
