@@ -44,6 +44,8 @@ _EXPORTS = {
     "load_maskrcnn_checkpoint": "maskrcnn",
     "save_maskrcnn_checkpoint": "maskrcnn",
     "masks_to_targets": "maskrcnn",
+    "unet_weight_map": "weightmap",
+    "iter_unet_weight_map": "weightmap",
 }
 
 __all__ = sorted(_EXPORTS)

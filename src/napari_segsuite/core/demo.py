@@ -45,6 +45,14 @@ def _step_ground_truth(out_dir):
     return [("ground_truth", gt, gt, image)]
 
 
+def _step_weight_map(out_dir):
+    from .weightmap import unet_weight_map
+
+    _, gt = load_sample("nuclei_test")
+    weights = unet_weight_map(gt, w0=10.0, sigma=5.0, class_weights="balanced")
+    return [("weight_map", weights, None, weights)]  # float32 TIFF + grey PNG; no metrics
+
+
 def _step_maskrcnn(out_dir):
     """Mask R-CNN: the shipped sample model (slim ResNet-18-FPN) on the test field, tiled."""
     from .maskrcnn import predict_maskrcnn
@@ -57,7 +65,8 @@ def _step_maskrcnn(out_dir):
 
 
 #: (backend name, step function). Backends append theirs.
-DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("Mask R-CNN (sample model)", _step_maskrcnn)]
+DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("border weight map", _step_weight_map),
+              ("Mask R-CNN (sample model)", _step_maskrcnn)]
 
 
 def run_headless_demo(out_dir, out=sys.stdout) -> dict:

@@ -119,10 +119,12 @@ def iter_train_maskrcnn(data, *, val_data=None, config: dict | None = None, epoc
             labels = as_labels(labels, name=f"{what} {name} labels", ndim=(2,))
             image = np.asarray(image)
             arr = image if channel_axis is None else np.moveaxis(image, channel_axis, -1)
+            if channel_axis is None and arr.ndim == 3 and arr.shape[-1] == 4:
+                arr = arr[..., :3]  # RGBA: drop alpha
             if arr.shape[:2] != labels.shape:
                 raise ValueError(f"{what} {name}: image shape {image.shape} does not match labels shape "
                                  f"{labels.shape}.")
-            c = 1 if arr.ndim == 2 else (min(arr.shape[-1], 3) if channel_axis is None else arr.shape[-1])
+            c = 1 if arr.ndim == 2 else arr.shape[-1]
             n_channels = n_channels or c
             if c != n_channels:
                 raise ValueError(f"{what} {name}: has {c} channel(s), earlier items {n_channels}; use one kind.")
