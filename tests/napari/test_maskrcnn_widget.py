@@ -35,7 +35,8 @@ def test_predict_with_sample_model_threaded(make_napari_viewer_proxy, qtbot):
     assert average_precision(gt[:256, :320], labels, thresholds=(0.5,))["ap"][0] > 0.75
     feats = layer.features
     n = int(labels.max())
-    assert n == len(feats) and {"score", "class"} <= set(feats.columns)
+    assert n == len(feats) and {"index", "score", "class"} <= set(feats.columns)
+    assert feats["index"].tolist() == list(range(1, n + 1))
     assert (feats["score"] >= 0.5).all() and (feats["class"] == 1).all()
     assert widget.predict_button.enabled
 

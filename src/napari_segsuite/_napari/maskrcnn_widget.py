@@ -238,7 +238,9 @@ class MaskRCNNWidget(Container):
             self.last_result = result
             if not layer_in_viewer(self._viewer, layer):
                 return
-            self._viewer.add_labels(labels, name=f"{layer.name} Mask R-CNN", features=table,
+            # napari matches feature rows to label values through the 'index' column
+            features = {"index": table["label"], **{k: v for k, v in table.items() if k != "label"}}
+            self._viewer.add_labels(labels, name=f"{layer.name} Mask R-CNN", features=features,
                                     **spatial_kwargs(layer, labels.ndim))
             self.jobs.set_status(f"{len(table['label'])} instances")
 
