@@ -54,3 +54,21 @@ def test_hundreds_of_instances_tiled(model):
     res = average_precision(gt, labels, thresholds=(0.5,))
     assert labels.max() >= 0.85 * gt.max() and res["ap"][0] > 0.75
     assert len(table["label"]) == labels.max()
+
+
+def test_dispatch_contract_and_demo_step(tmp_path):
+    """``core.predict`` dispatches by kind to iter_predict_maskrcnn(checkpoint, image, device=..., min_size=...)
+    and expects labels (an array); the headless demo step scores the test field."""
+    from napari_segsuite.core.demo import _step_maskrcnn
+    from napari_segsuite.core.progress import run
+    from napari_segsuite.core.maskrcnn import iter_predict_maskrcnn
+
+    image, gt = load_sample("nuclei_test")
+    ckpt = load_maskrcnn_checkpoint(sample_path("maskrcnn_nuclei.pt"))
+    labels = run(iter_predict_maskrcnn(ckpt, image[:128, :128], device="cpu", min_size=30))
+    assert isinstance(labels, np.ndarray) and labels.shape == (128, 128) and labels.max() > 3
+    assert np.bincount(labels.ravel())[1:].min() >= 30
+    with pytest.raises(ValueError, match="probability map"):
+        run(iter_predict_maskrcnn(ckpt, image, device="cpu", return_probabilities=True))
+    ((name, pred, truth, _),) = _step_maskrcnn(tmp_path)
+    assert name == "maskrcnn" and average_precision(truth, pred, thresholds=(0.5,))["ap"][0] > 0.85
