@@ -74,6 +74,8 @@ def test_prepare_image_refusals():
     bad[2, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         prepare_image(bad, 1)
+    flat = prepare_image(np.full((8, 8), 120, np.uint16), 1)      # a constant image: zeros, not NaN
+    assert np.array_equal(flat, np.zeros((1, 8, 8), np.float32))
 
 
 def test_tile_cores_partition_the_image():

@@ -115,13 +115,13 @@ def masks_to_targets(labels, classes=None, min_area: int = 1) -> dict:
 
 
 def percentile_normalization(image: np.ndarray, low: float = 1.0, high: float = 99.8) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel percentiles of a ``(C, H, W)`` image (subsampled on large images)."""
+    """Per-channel low/high percentiles of a ``(C, H, W)`` image (subsampled on large images)."""
     c = image.shape[0]
     step = max(1, int(np.sqrt(image.shape[1] * image.shape[2] / 1_000_000)))
     sample = image[:, ::step, ::step].reshape(c, -1).astype(np.float32)
     lo = np.percentile(sample, low, axis=1)
     hi = np.percentile(sample, high, axis=1)
-    return lo.astype(np.float32), np.maximum(hi, lo + 1e-6).astype(np.float32)
+    return lo.astype(np.float32), hi.astype(np.float32)
 
 
 def prepare_image(image, in_channels: int, channel_axis: int | None = None, normalization: dict | None = None
@@ -182,5 +182,7 @@ def prepare_image(image, in_channels: int, channel_axis: int | None = None, norm
     if norm["method"] != "percentile":
         raise ValueError(f"unknown normalization {norm['method']!r}.")
     lo, hi = percentile_normalization(arr, norm["low"], norm["high"])
-    out = (arr.astype(np.float32) - lo[:, None, None]) / (hi - lo)[:, None, None]
+    span = hi - lo
+    span = np.where(span > 0, span, 1.0).astype(np.float32)  # a constant channel becomes all zeros
+    out = (arr.astype(np.float32) - lo[:, None, None]) / span[:, None, None]
     return np.ascontiguousarray(out, dtype=np.float32)
