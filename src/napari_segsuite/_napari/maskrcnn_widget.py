@@ -17,6 +17,27 @@ if TYPE_CHECKING:
 __all__ = ["MaskRCNNWidget"]
 
 
+def _import_torchvision_on_main_thread() -> None:
+    """Import torchvision on the main thread, keeping triton out of the napari process.
+
+    torchvision imports ``torch._dynamo``, which imports triton if it is installed. Inside napari (a GL
+    context, e.g. Mesa's LLVM-based llvmpipe) importing triton's bundled LLVM segfaults. Triton serves only
+    ``torch.compile``, which this plugin does not use, so torch is told it is absent while torchvision loads.
+    """
+    import sys
+
+    if "torchvision.ops" in sys.modules:
+        return
+    blocked = "triton" not in sys.modules
+    if blocked:
+        sys.modules["triton"] = None  # makes `import triton` raise ImportError
+    try:
+        import torchvision.models.detection  # noqa: F401
+    finally:
+        if blocked and sys.modules.get("triton", 0) is None:
+            del sys.modules["triton"]
+
+
 class MaskRCNNWidget(Container):
     """Mask R-CNN instances: train, load a model, predict a Labels layer with scores and classes.
 
@@ -205,6 +226,7 @@ class MaskRCNNWidget(Container):
             self._error(exc)
             return None
         config = {} if self.backbone.value == "auto" else {"backbone": self.backbone.value}
+        _import_torchvision_on_main_thread()
 
         def done(checkpoint):
             self.set_checkpoint(checkpoint, "trained" + (f" -> {save_path.name}" if save_path else ""))
@@ -232,6 +254,7 @@ class MaskRCNNWidget(Container):
         except ValueError as exc:
             self._error(exc)
             return None
+        _import_torchvision_on_main_thread()
 
         def done(result):
             labels, table = result
