@@ -151,7 +151,7 @@ def run_headless_demo(out_dir, out=sys.stdout) -> dict:
                 write_tiff(out_dir / f"{name}.tif", arr)
             save_overview(out_dir / f"{name}.png", image,
                           pred if pred is not None and np.asarray(pred).dtype.kind in "iu" else None)
-            line = f"{backend:<28} {name:<24} {dt:7.1f} s"
+            line = f"{backend:<32} {name:<30} {dt:6.1f} s"
             if gt is not None and pred is not None:
                 m = evaluate_segmentation(gt, pred)
                 summary[name] = m
