@@ -67,8 +67,10 @@ def _owner_counts(gt, pred):
 
 def tiling_part(checkpoint):
     image, gt = synthetic_nuclei((2048, 2048), seed=303)
+    # untiled: one image holds ~1900 cells, so allow 4000 detections (and 8000 proposals); tiled: the defaults
     cfg = dict(checkpoint["config"], detections_per_image=4000)
-    model = model_from_checkpoint({**checkpoint, "config": cfg})
+    model_whole = model_from_checkpoint({**checkpoint, "config": cfg})
+    model = model_from_checkpoint(checkpoint)
     layout = tile_layout(gt.shape, 512, 64)
     seams = set()
     for _, _, (cy0, cy1, cx0, cx1) in layout:
@@ -80,7 +82,7 @@ def tiling_part(checkpoint):
             straddle.update(np.unique(a[(a == b) & (a > 0)]).tolist())
     print(f"2048x2048: {gt.max()} cells, {len(straddle)} straddle a tile-core seam; {len(layout)} tiles of 512")
     t0, c0 = time.perf_counter(), time.process_time()
-    whole, _ = predict_maskrcnn(model, image, tile_size=None, device="cpu")
+    whole, _ = predict_maskrcnn(model_whole, image, tile_size=None, device="cpu")
     t_whole, c_whole = time.perf_counter() - t0, time.process_time() - c0
     t0, c0 = time.perf_counter(), time.process_time()
     tiled, table = predict_maskrcnn(model, image, tile_size=512, overlap=64, device="cpu")

@@ -34,7 +34,7 @@ class WeightMapWidget(Container):
         The viewer whose Labels layers are offered.
     """
 
-    def __init__(self, viewer: "napari.viewer.Viewer"):
+    def __init__(self, viewer: napari.viewer.Viewer):
         self._viewer = viewer
         self.labels_layer = ComboBox(label="labels", choices=self._labels_layers,
                                tooltip="instance labels (0 = background); touching cells must have different ids")

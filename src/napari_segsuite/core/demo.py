@@ -53,6 +53,35 @@ def _step_weight_map(out_dir):
     return [("weight_map", weights, None, weights)]  # float32 TIFF + grey PNG; no metrics
 
 
+def _step_grabcut(out_dir):
+    """GrabCut with one box per ground-truth nucleus, 4 px larger than the nucleus on every side."""
+    from scipy import ndimage as ndi
+
+    from .boxcut import grabcut_boxes
+
+    image, gt = load_sample("nuclei_test")
+    h, w = gt.shape
+    boxes = [(max(sl[0].start - 4, 0), max(sl[1].start - 4, 0), min(sl[0].stop + 4, h), min(sl[1].stop + 4, w))
+             for sl in ndi.find_objects(gt) if sl is not None]
+    return [("grabcut_boxes", grabcut_boxes(image, boxes), gt, image)]
+
+def _step_export(out_dir):
+    """Export the ground truth in every dataset layout and read each back (round trip must be exact)."""
+    from .dataset import export_dataset, load_dataset
+
+    image, gt = load_sample("nuclei_test")
+    results = []
+    for fmt in ("tiff", "ome-zarr", "coco"):
+        folder = Path(out_dir) / f"dataset_{fmt.replace('-', '_')}"
+        export_dataset(folder, [("nuclei_test", image, gt, {"source_image": "nuclei_test.tif"})], format=fmt,
+                       overwrite=True, parameters={"written_by": "segsuite demo --headless"})
+        (item,) = [it for it in load_dataset(folder) if it.name == "nuclei_test"]
+        if not (np.array_equal(item.image, image) and np.array_equal(item.mask, gt)):
+            raise RuntimeError(f"{fmt} export did not read back identically")
+        results.append((f"export_{fmt.replace('-', '_')}_roundtrip", item.mask.astype(np.int32), gt, image))
+    return results
+
+
 def _step_maskrcnn(out_dir):
     """Mask R-CNN: the shipped sample model (slim ResNet-18-FPN) on the test field, tiled."""
     from .maskrcnn import predict_maskrcnn
@@ -66,7 +95,48 @@ def _step_maskrcnn(out_dir):
 
 #: (backend name, step function). Backends append theirs.
 DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("border weight map", _step_weight_map),
+              ("GrabCut (GT boxes +4 px)", _step_grabcut),
+              ("training-data export", _step_export),
               ("Mask R-CNN (sample model)", _step_maskrcnn)]
+
+
+def _foreground_regions(merged, brightness, bright_objects=True):
+    """Keep merged regions whose mean brightness is on the object side of Otsu's threshold (demo only)."""
+    from skimage.filters import threshold_otsu
+
+    from .labels import relabel_sequential
+
+    counts = np.bincount(merged.ravel())
+    means = np.bincount(merged.ravel(), weights=brightness.ravel()) / np.maximum(counts, 1)
+    cut = threshold_otsu(brightness)
+    keep = means > cut if bright_objects else means < cut
+    keep[0] = False
+    out = np.where(keep[merged], merged, 0)
+    return relabel_sequential(out)[0] if out.any() else out.astype(np.int32)
+
+
+def _step_superpixels(out_dir):
+    from .superpixels import build_graph, slic_superpixels
+
+    results = []
+    image, gt = load_sample("nuclei_test")
+    sp = slic_superpixels(image, n_segments=1000, compactness=10)
+    graph = build_graph(image, sp)
+    lo, hi = np.percentile(image, (1, 99))
+    merged = graph.merge(0.1 * (hi - lo), "hierarchical")
+    results.append(("superpixels_nuclei", sp, None, image))
+    results.append(("superpixels_merged_nuclei", _foreground_regions(merged, image.astype(float)), gt, image))
+    rgb, gt_h = load_sample("histology")
+    sp_h = slic_superpixels(rgb, n_segments=600, compactness=20, channel_axis=-1)
+    merged_h = build_graph(rgb, sp_h, channel_axis=-1).merge(40.0, "hierarchical")
+    results.append(("superpixels_histology", sp_h, None, rgb))
+    results.append(("superpixels_merged_histology",
+                    _foreground_regions(merged_h, rgb.astype(float).mean(axis=-1), bright_objects=False), gt_h, rgb))
+    return results
+
+
+DEMO_STEPS.append(("SLIC + RAG merge (superpixels)", _step_superpixels))
+
 
 
 def run_headless_demo(out_dir, out=sys.stdout) -> dict:
@@ -94,7 +164,7 @@ def run_headless_demo(out_dir, out=sys.stdout) -> dict:
                 write_tiff(out_dir / f"{name}.tif", arr)
             save_overview(out_dir / f"{name}.png", image,
                           pred if pred is not None and np.asarray(pred).dtype.kind in "iu" else None)
-            line = f"{backend:<28} {name:<24} {dt:7.1f} s"
+            line = f"{backend:<32} {name:<30} {dt:6.1f} s"
             if gt is not None and pred is not None:
                 m = evaluate_segmentation(gt, pred)
                 summary[name] = m
