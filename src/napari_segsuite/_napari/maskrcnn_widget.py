@@ -9,7 +9,7 @@ from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label
                               SpinBox)
 
 from ._jobs import JobControls
-from ._layers import image_data, labels_data, layer_in_viewer, spatial_kwargs
+from ._layers import image_data, labels_data, layer_in_viewer, reset_layer_choices, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -112,8 +112,7 @@ class MaskRCNNWidget(Container):
         return [layer for layer in self._viewer.layers if isinstance(layer, Labels)]
 
     def _refresh(self, *_):
-        for combo in (self.train_image, self.train_labels, self.image):
-            combo.reset_choices()
+        reset_layer_choices(self.train_image, self.train_labels, self.image)
         self.pairs = [(i, lab) for i, lab in self.pairs
                       if layer_in_viewer(self._viewer, i) and layer_in_viewer(self._viewer, lab)]
         self._show_pairs()
@@ -260,6 +259,9 @@ class MaskRCNNWidget(Container):
             labels, table = result
             self.last_result = result
             if not layer_in_viewer(self._viewer, layer):
+                from napari.utils.notifications import show_warning
+
+                show_warning(f"'{layer.name}' was removed while Mask R-CNN ran; the prediction was not added.")
                 return
             # napari matches feature rows to label values through the 'index' column
             features = {"index": table["label"], **{k: v for k, v in table.items() if k != "label"}}

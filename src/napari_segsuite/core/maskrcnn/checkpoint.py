@@ -67,8 +67,12 @@ def save_maskrcnn_checkpoint(path, checkpoint: dict) -> Path:
 def _validate(data, source) -> dict:
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{source}: not a napari-segsuite model checkpoint.")
-    if int(data.get("version", 0)) > CHECKPOINT_VERSION:
-        raise ValueError(f"{source}: checkpoint version {data['version']} is newer than this software reads.")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"{source}: checkpoint version {version!r} is not a version number this software knows.")
+    if version > CHECKPOINT_VERSION:
+        raise ValueError(f"{source}: checkpoint version {version} is newer than this software reads; "
+                         "update napari-segsuite.")
     if data.get("kind") != KIND:
         raise ValueError(f"{source}: this is a {data.get('kind')!r} model, not a Mask R-CNN ('maskrcnn') model; "
                          "use it with its own tool (e.g. the U-Net widget or `segsuite predict`).")

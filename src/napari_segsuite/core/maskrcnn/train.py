@@ -108,6 +108,10 @@ def iter_train_maskrcnn(data, *, val_data=None, config: dict | None = None, epoc
         raise ValueError("epochs, steps_per_epoch and batch_size must be >= 1.")
     if crop_size < 32:
         raise ValueError(f"crop_size must be at least 32 pixels, got {crop_size}.")
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"the learning rate must be a positive number, got {learning_rate!r}.")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"the time limit must be positive (None: no limit), got {time_limit!r}.")
     dev = select_device(device)
     pairs = load_training_pairs(data, channel_axis)
     val_pairs = load_training_pairs(val_data, channel_axis) if val_data is not None else None
