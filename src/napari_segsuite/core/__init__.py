@@ -35,6 +35,12 @@ _EXPORTS = {
     "synthetic_nuclei_3d": "synthetic",
     "sample_path": "samples",
     "load_sample": "samples",
+    "train_unet": "unet",
+    "iter_train_unet": "unet",
+    "predict_unet": "unet",
+    "iter_predict_unet": "unet",
+    "predict_checkpoint": "predict",
+    "iter_predict_checkpoint": "predict",
 }
 
 __all__ = sorted(_EXPORTS)

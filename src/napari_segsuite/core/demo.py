@@ -45,8 +45,19 @@ def _step_ground_truth(out_dir):
     return [("ground_truth", gt, gt, image)]
 
 
+def _step_unet(out_dir):
+    """The shipped sample U-Net (sample_data/unet_nuclei.pt) predicting the test field."""
+    from .samples import sample_path
+    from .unet.infer import predict_unet
+
+    image, gt = load_sample("nuclei_test")
+    labels, prob = predict_unet(sample_path("unet_nuclei.pt"), image, device="cpu", return_probabilities=True)
+    write_tiff(Path(out_dir) / "unet_probability.tif", prob)
+    return [("unet", labels, gt, image)]
+
+
 #: (backend name, step function). Backends append theirs.
-DEMO_STEPS = [("ground truth (reference)", _step_ground_truth)]
+DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("U-Net (sample model)", _step_unet)]
 
 
 def run_headless_demo(out_dir, out=sys.stdout) -> dict:
