@@ -26,6 +26,7 @@ _EXPORTS = {
     "average_precision": "metrics",
     "match_instances": "metrics",
     "evaluate_segmentation": "metrics",
+    "unmatched_instances": "metrics",
     "DatasetItem": "dataset",
     "export_dataset": "dataset",
     "iter_export_dataset": "dataset",

@@ -16,6 +16,8 @@ __all__ = [
     "match_instances",
     "evaluate_segmentation",
     "InstanceMatch",
+    "unmatched_instances",
+    "iter_evaluate",
     "DEFAULT_THRESHOLDS",
 ]
 
@@ -185,3 +187,41 @@ def evaluate_segmentation(gt, pred) -> dict:
         "n_gt": res["tp"][i50] + res["fn"][i50],
         "n_pred": res["tp"][i50] + res["fp"][i50],
     }
+
+
+def unmatched_instances(gt, pred, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Label images of the errors at one IoU threshold.
+
+    Returns
+    -------
+    false_positives : numpy.ndarray of int32
+        The predicted instances matched to no ground-truth instance (original prediction ids).
+    false_negatives : numpy.ndarray of int32
+        The ground-truth instances matched to no prediction (original ground-truth ids).
+    """
+    gt = as_labels(gt, name="ground truth", ndim=(2, 3, 4))
+    pred = as_labels(pred, name="prediction", ndim=(2, 3, 4))
+    match = match_instances(gt, pred, (threshold,))[0]
+    g_seq, g_ids = relabel_sequential(gt)
+    p_seq, p_ids = relabel_sequential(pred)
+    keep_g = np.ones(len(g_ids) + 1, bool)
+    keep_p = np.ones(len(p_ids) + 1, bool)
+    keep_g[0] = keep_p[0] = False
+    for gi, pi in match.pairs:
+        keep_g[gi + 1] = False
+        keep_p[pi + 1] = False
+    fp = np.where(keep_p[p_seq], pred, 0).astype(np.int32)
+    fn = np.where(keep_g[g_seq], gt, 0).astype(np.int32)
+    return fp, fn
+
+
+def iter_evaluate(gt, pred, with_errors: bool = False):
+    """Generator form of :func:`evaluate_segmentation` for widgets; returns ``(metrics, (fp, fn) or None)``."""
+    from .progress import Progress
+
+    yield Progress(0, 2, "matching instances")
+    metrics = evaluate_segmentation(gt, pred)
+    yield Progress(1, 2, "metrics done")
+    errors = unmatched_instances(gt, pred) if with_errors else None
+    yield Progress(2, 2, "done")
+    return metrics, errors

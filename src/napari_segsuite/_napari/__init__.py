@@ -1,0 +1,1 @@
+"""napari layer of napari-segsuite: widgets, thread workers, layer adapters, npe2 contributions."""

@@ -1,0 +1,93 @@
+"""Evaluate widget: ground-truth and prediction Labels layers -> metrics table (+ error layers)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, Table
+
+from ._jobs import JobControls
+from ._layers import labels_data, layer_in_viewer, spatial_kwargs
+
+if TYPE_CHECKING:
+    import napari
+
+_ROWS = [("IoU", "iou"), ("Dice", "dice"), ("Pixel accuracy", "pixel_accuracy"), ("AP@0.5", "ap50"),
+         ("AP@0.75", "ap75"), ("AP@0.5:0.95", "map"), ("TP @0.5", "tp"), ("FP @0.5", "fp"), ("FN @0.5", "fn"),
+         ("instances (GT)", "n_gt"), ("instances (pred)", "n_pred")]
+
+
+class EvaluateWidget(Container):
+    """Compare a prediction with ground truth: IoU, Dice, pixel accuracy, AP at IoU thresholds."""
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        self._viewer = viewer
+        self.gt = ComboBox(label="ground truth", choices=self._labels_layers)
+        self.pred = ComboBox(label="prediction", choices=self._labels_layers)
+        self.mark_errors = CheckBox(text="add layers marking false positives / negatives", value=False)
+        self.run_button = PushButton(text="Evaluate")
+        self.table = Table(value={"metric": [r[0] for r in _ROWS], "value": [""] * len(_ROWS)})
+        self.jobs = JobControls("pick two Labels layers")
+        self.table.read_only = True
+        self.table.min_height = 360
+        self.table.native.verticalHeader().setVisible(False)
+        self.table.native.horizontalHeader().setStretchLastSection(True)
+        self.table.native.setColumnWidth(0, 160)
+        super().__init__(widgets=[self.gt, self.pred, self.mark_errors, self.run_button, self.jobs, self.table])
+        self.run_button.changed.connect(self.run)
+        self.jobs.on_running_changed.append(lambda running: setattr(self.run_button, "enabled", not running))
+        viewer.layers.events.inserted.connect(self._refresh)
+        viewer.layers.events.removed.connect(self._refresh)
+        self._refresh()
+        self.metrics: dict | None = None
+
+    def _labels_layers(self, _widget=None):
+        from napari.layers import Labels
+
+        return [layer for layer in self._viewer.layers if isinstance(layer, Labels)]
+
+    def _refresh(self, *_):
+        self.gt.reset_choices()
+        self.pred.reset_choices()
+        layers = self._labels_layers()
+        # Sensible defaults: ground truth = a layer named like ground truth, prediction = the newest other one.
+        truth = [lay for lay in layers if "ground truth" in lay.name or "gt" == lay.name.lower()]
+        if truth and self.gt.value not in truth:
+            self.gt.value = truth[0]
+        others = [lay for lay in layers if lay is not self.gt.value]
+        if others and (self.pred.value is None or self.pred.value is self.gt.value):
+            self.pred.value = others[-1]
+
+    def run(self, *_):
+        """Start the evaluation in a worker; returns the worker (None if the input is invalid)."""
+        from napari.utils.notifications import show_error
+
+        from napari_segsuite.core.labels import as_labels, check_same_shape
+        from napari_segsuite.core.metrics import iter_evaluate
+
+        gt_layer, pred_layer = self.gt.value, self.pred.value
+        try:
+            if gt_layer is None or pred_layer is None:
+                raise ValueError("choose a ground-truth and a prediction Labels layer.")
+            gt = as_labels(labels_data(gt_layer), name=gt_layer.name, ndim=(2, 3, 4))
+            pred = as_labels(labels_data(pred_layer), name=pred_layer.name, ndim=(2, 3, 4))
+            check_same_shape(gt.shape, pred.shape, gt_layer.name, pred_layer.name)
+        except ValueError as exc:
+            show_error(str(exc))
+            self.jobs.set_status(str(exc))
+            return None
+
+        def done(result):
+            metrics, errors = result
+            self.metrics = metrics
+            self.table.value = {
+                "metric": [r[0] for r in _ROWS],
+                "value": [f"{metrics[k]:.3f}" if isinstance(metrics[k], float) else str(metrics[k]) for _, k in _ROWS],
+            }
+            if errors is not None and layer_in_viewer(self._viewer, pred_layer):
+                fp, fn = errors
+                kw = spatial_kwargs(pred_layer)
+                self._viewer.add_labels(fp, name=f"false positives ({pred_layer.name})", **kw)
+                self._viewer.add_labels(fn, name=f"false negatives ({pred_layer.name})", **kw)
+
+        return self.jobs.start(iter_evaluate, gt, pred, self.mark_errors.value, on_returned=done)

@@ -1,0 +1,50 @@
+import numpy as np
+
+from napari_segsuite._napari.evaluate_widget import EvaluateWidget
+
+
+def _pair():
+    gt = np.zeros((40, 60), np.int32)
+    gt[2:12, 2:12] = 1
+    gt[2:12, 20:30] = 2
+    gt[20:30, 2:12] = 3
+    pred = np.zeros_like(gt)
+    pred[2:12, 2:12] = 50
+    pred[2:12, 23:33] = 7
+    pred[25:35, 40:50] = 9
+    return gt, pred
+
+
+def test_evaluate_threaded_fills_table_and_marks_errors(make_napari_viewer_proxy, qtbot):
+    viewer = make_napari_viewer_proxy()
+    gt, pred = _pair()
+    viewer.add_labels(gt, name="gt", scale=(2, 2))
+    viewer.add_labels(pred, name="pred", scale=(2, 2))
+    widget = EvaluateWidget(viewer)
+    widget.gt.value = viewer.layers["gt"]
+    widget.pred.value = viewer.layers["pred"]
+    widget.mark_errors.value = True
+    worker = widget.run()
+    with qtbot.waitSignal(worker.finished, timeout=20000):
+        pass
+    qtbot.waitUntil(lambda: widget.metrics is not None, timeout=5000)
+    assert (widget.metrics["tp"], widget.metrics["fp"], widget.metrics["fn"]) == (2, 1, 1)
+    values = {row[0]: row[1] for row in widget.table.data}
+    assert values["AP@0.5"] == "0.500"
+    fp = viewer.layers["false positives (pred)"]
+    fn = viewer.layers["false negatives (pred)"]
+    assert set(np.unique(fp.data)) == {0, 9} and set(np.unique(fn.data)) == {0, 3}
+    assert tuple(fp.scale) == (2, 2)
+    assert widget.run_button.enabled
+
+
+def test_evaluate_shape_mismatch_is_a_notice_not_a_crash(make_napari_viewer_proxy):
+    viewer = make_napari_viewer_proxy()
+    viewer.add_labels(np.zeros((10, 10), np.int32), name="a")
+    viewer.add_labels(np.zeros((10, 12), np.int32), name="b")
+    widget = EvaluateWidget(viewer)
+    widget.gt.value = viewer.layers["a"]
+    widget.pred.value = viewer.layers["b"]
+    assert widget.run() is None
+    assert "same pixels" in widget.jobs.status
+    assert widget.run_button.enabled
