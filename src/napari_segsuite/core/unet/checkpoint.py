@@ -84,6 +84,8 @@ def _open(path) -> dict:
             raise FileNotFoundError(f"{path}: no such checkpoint file.")
         if path.is_dir():
             raise ValueError(f"{path}: is a folder, expected a .pt checkpoint file.")
+        if not zipfile.is_zipfile(path):
+            raise ValueError(f"{path}: not a readable model checkpoint (corrupt, truncated or not a torch file).")
         try:
             data = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:

@@ -25,12 +25,20 @@ def _check_values(block: np.ndarray, what: str) -> None:
 
 
 def percentile_range(block: np.ndarray, normalization: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (low, high) percentiles of a ``(C, Y, X)`` block."""
+    """Per-channel (low, high) percentiles of a ``(C, Y, X)`` block.
+
+    ``normalization["min_range"]`` (per channel, set at training to a tenth of the smallest
+    percentile range of the training images) bounds ``high - low`` from below, so an image without
+    cells keeps its low contrast instead of having its noise stretched to look like cells.
+    """
     if normalization.get("method", "percentile") != "percentile":
         raise ValueError(f"unknown normalisation method {normalization.get('method')!r}.")
     flat = block.reshape(block.shape[0], -1).astype(np.float32)
     lo = np.percentile(flat, float(normalization["low"]), axis=1)
     hi = np.percentile(flat, float(normalization["high"]), axis=1)
+    min_range = normalization.get("min_range")
+    if min_range is not None:  # never stretch a flat, cell-free image's noise up to full contrast
+        hi = np.maximum(hi, lo + np.asarray(min_range, dtype=np.float64))
     return lo.astype(np.float32), hi.astype(np.float32)
 
 

@@ -13,7 +13,7 @@ from ..progress import Progress, run
 from .augment import Augmenter
 from .data import DEFAULT_NORMALIZATION, PlaneSource, normalize_chw
 
-__all__ = ["iter_train_unet", "train_unet", "prepare_training_items", "class_targets"]
+__all__ = ["iter_train_unet", "train_unet", "prepare_training_items", "class_targets", "separate_touching"]
 
 try:  # the shared implementation (core/weightmap.py)
     from ..weightmap import unet_weight_map
@@ -53,6 +53,25 @@ except ImportError:  # pragma: no cover - until core/weightmap.py is merged
         return weights
 
 
+def separate_touching(labels: np.ndarray) -> np.ndarray:
+    """Instances with the pixels where two instances touch set to background (a 2-pixel gap).
+
+    A two-class network can only tell touching cells apart if the training target does: as in the
+    paper, cells are separated by background, and the border weight map stresses those thin gaps.
+    """
+    labels = np.asarray(labels)
+    contact = np.zeros(labels.shape, bool)
+    for axis in range(labels.ndim):
+        a = labels.swapaxes(0, axis)
+        c = contact.swapaxes(0, axis)
+        differ = (a[1:] > 0) & (a[:-1] > 0) & (a[1:] != a[:-1])
+        c[1:] |= differ
+        c[:-1] |= differ
+    out = labels.copy()
+    out[contact] = 0
+    return out
+
+
 def class_targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Per-pixel classes from instances: 0 background, 1 cell; with three classes 2 = cell boundary."""
     if n_classes == 2:
@@ -87,8 +106,10 @@ def _as_pairs(data, channel_axis):
     return out
 
 
-def prepare_training_items(data, *, channel_axis=None, normalization=DEFAULT_NORMALIZATION, in_channels=None):
+def prepare_training_items(data, *, channel_axis=None, normalization=None, in_channels=None):
     """Normalised ``(name, image (C,Y,X) float32, labels (Y,X) int32)`` planes ready for training.
+
+    ``normalization`` (a dict, updated in place) gains ``"min_range"`` from these images unless it has one.
 
     Stacks (3D labels with an image of the same shape, or with a channel axis) give one item per plane.
 
@@ -99,6 +120,8 @@ def prepare_training_items(data, *, channel_axis=None, normalization=DEFAULT_NOR
         NaN, channel counts that differ between items or from ``in_channels``, labels without any cell
         in the whole training set.
     """
+    if normalization is None:
+        normalization = dict(DEFAULT_NORMALIZATION)
     items = []
     for name, image, labels in _as_pairs(data, channel_axis):
         labels = as_labels(labels, name=f"{name} labels")
@@ -128,10 +151,12 @@ def prepare_training_items(data, *, channel_axis=None, normalization=DEFAULT_NOR
             block = source.read(z, slice(0, h), slice(0, w))
             lo, hi = source.plane_range(z, normalization)
             lab = labels[z] if labels.ndim == 3 else labels
-            items.append((f"{name}[{z}]" if source.is_stack else name, normalize_chw(block, lo, hi), lab))
-    if not any(lab.max() > 0 for _, _, lab in items):
+            items.append((f"{name}[{z}]" if source.is_stack else name, block, lab, lo, hi))
+    if not any(it[2].max() > 0 for it in items):
         raise ValueError("the training labels contain no cells at all; label at least a few cells first.")
-    return items, in_channels
+    if "min_range" not in normalization:
+        normalization["min_range"] = [float(v) for v in 0.1 * np.min([hi - lo for *_, lo, hi in items], axis=0)]
+    return [(name, normalize_chw(block, lo, hi), lab) for name, block, lab, lo, hi in items], in_channels
 
 
 def _split(items, val_fraction, rng):
@@ -224,8 +249,11 @@ def iter_train_unet(data, *, epochs: int = 30, steps_per_epoch: int = 25, batch_
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     train_items, val_items = _split(items, val_fraction, rng)
-    prepared = [(img, lab, unet_weight_map(lab, w0=w0, sigma=sigma, class_weights=class_weights).astype(np.float32))
-                for _, img, lab in train_items]
+    prepared = []
+    for _, img, lab in train_items:
+        separated = separate_touching(lab)
+        weights = unet_weight_map(separated, w0=w0, sigma=sigma, class_weights=class_weights).astype(np.float32)
+        prepared.append((img, separated if n_classes == 2 else lab, weights))
     augmenter = Augmenter(patch) if augment else Augmenter(patch, flips=False, rot90=False, elastic=0,
                                                              intensity=0, noise=0)
     net = build_unet(config).to(dev)
