@@ -25,6 +25,9 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "sample_data" / "unet_nuclei.pt")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="also keep the full training state here every epoch (to continue with --resume)")
+    parser.add_argument("--resume", type=Path, default=None, help="continue the training stored in this state file")
     args = parser.parse_args(argv)
 
     import torch
@@ -43,7 +46,8 @@ def main(argv=None) -> int:
             print(f"{time.perf_counter() - t0:6.0f} s  {event.message}", flush=True)
 
     ckpt = run(iter_train_unet([(image, labels)], epochs=args.epochs, device="cpu", seed=0,
-                               time_limit=args.minutes * 60), progress=report)
+                               time_limit=args.minutes * 60, checkpoint=args.state, resume=args.resume),
+               progress=report)
     minutes = (time.perf_counter() - t0) / 60
     ckpt.pop("resume", None)
     ckpt["history"]["trained_on"] = "sample_data/nuclei_train.tif"

@@ -155,6 +155,10 @@ class UNetWidget(Container):
         for img_layer, lab_layer in pairs:
             image, ch = image_data(img_layer)
             labels = labels_data(lab_layer)
+            spatial = image.shape if ch is None else image.shape[:-1]
+            if spatial != labels.shape:
+                raise ValueError(f"image {img_layer.name!r} {image.shape} and labels {lab_layer.name!r} "
+                                 f"{labels.shape} do not have the same shape; pick a matching pair.")
             channel_axis = ch if ch is not None else channel_axis
             data.append((image.copy(), labels.copy()))  # the user may keep painting while training runs
         return data, channel_axis

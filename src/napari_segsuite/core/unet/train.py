@@ -214,6 +214,7 @@ def iter_train_unet(data, *, epochs: int = 30, steps_per_epoch: int = 25, batch_
     from ..device import select_device
     from .checkpoint import load_checkpoint, save_checkpoint
     from .model import build_unet, default_config
+    from .optim import Adam
 
     dev = select_device(device)
     if n_classes not in (2, 3):
@@ -257,7 +258,7 @@ def iter_train_unet(data, *, epochs: int = 30, steps_per_epoch: int = 25, batch_
     augmenter = Augmenter(patch) if augment else Augmenter(patch, flips=False, rot90=False, elastic=0,
                                                              intensity=0, noise=0)
     net = build_unet(config).to(dev)
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    optimizer = Adam(net.parameters(), lr=lr)
     history = {"loss": [], "val_iou": [], "val_ap50": [], "seconds": []}
     first_epoch, best_score, bad_epochs = 0, -np.inf, 0
     best_state = None
@@ -272,7 +273,7 @@ def iter_train_unet(data, *, epochs: int = 30, steps_per_epoch: int = 25, batch_
         else:
             net.load_state_dict(start_ckpt["state_dict"])
     use_amp = bool(amp) and dev.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+    scaler = {"scale": 2.0 ** 16, "good": 0} if use_amp else None
     training = dict(patch_size=patch, batch_size=batch_size, steps_per_epoch=steps_per_epoch, lr=lr, w0=w0,
                     sigma=sigma, class_weights=class_weights if isinstance(class_weights, (str, type(None)))
                     else list(class_weights), val_fraction=val_fraction, seed=seed, min_size=min_size)
@@ -293,10 +294,19 @@ def iter_train_unet(data, *, epochs: int = 30, steps_per_epoch: int = 25, batch_
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):  # thread-local: entered here
                 logits = net(x)
             loss = (torch.nn.functional.cross_entropy(logits.float(), y, reduction="none") * wts).mean()
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
+            if scaler is not None:  # float16 on CUDA: scale the loss, unscale the gradients, skip inf steps
+                (loss * scaler["scale"]).backward()
+                grads = [p.grad for p in net.parameters() if p.grad is not None]
+                finite = all(bool(torch.isfinite(g).all()) for g in grads)
+                if finite:
+                    for g in grads:
+                        g.div_(scaler["scale"])
+                    optimizer.step()
+                    scaler["good"] += 1
+                    if scaler["good"] % 2000 == 0:
+                        scaler["scale"] *= 2.0
+                else:
+                    scaler["scale"] /= 2.0
             else:
                 loss.backward()
                 optimizer.step()
