@@ -42,6 +42,8 @@ _EXPORTS = {
     "iter_predict_unet": "unet",
     "predict_checkpoint": "predict",
     "iter_predict_checkpoint": "predict",
+    "unet_weight_map": "weightmap",
+    "iter_unet_weight_map": "weightmap",
 }
 
 __all__ = sorted(_EXPORTS)

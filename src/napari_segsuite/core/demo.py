@@ -56,8 +56,17 @@ def _step_unet(out_dir):
     return [("unet", labels, gt, image)]
 
 
+def _step_weight_map(out_dir):
+    from .weightmap import unet_weight_map
+
+    _, gt = load_sample("nuclei_test")
+    weights = unet_weight_map(gt, w0=10.0, sigma=5.0, class_weights="balanced")
+    return [("weight_map", weights, None, weights)]  # float32 TIFF + grey PNG; no metrics
+
+
 #: (backend name, step function). Backends append theirs.
-DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("U-Net (sample model)", _step_unet)]
+DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("border weight map", _step_weight_map),
+              ("U-Net (sample model)", _step_unet)]
 
 
 def run_headless_demo(out_dir, out=sys.stdout) -> dict:

@@ -10,47 +10,11 @@ import numpy as np
 
 from ..labels import as_labels
 from ..progress import Progress, run
+from ..weightmap import unet_weight_map
 from .augment import Augmenter
 from .data import DEFAULT_NORMALIZATION, PlaneSource, normalize_chw
 
 __all__ = ["iter_train_unet", "train_unet", "prepare_training_items", "class_targets", "separate_touching"]
-
-try:  # the shared implementation (core/weightmap.py)
-    from ..weightmap import unet_weight_map
-except ImportError:  # pragma: no cover - until core/weightmap.py is merged
-    def unet_weight_map(labels, w0=10.0, sigma=5.0, class_weights="balanced", spacing=None):
-        """Private stand-in for ``core.weightmap.unet_weight_map`` (same definition, bounded windows)."""
-        from scipy import ndimage as ndi
-
-        labels = np.asarray(labels)
-        fg = labels > 0
-        n = labels.size
-        if class_weights == "balanced":
-            nf = int(fg.sum()); nb = n - nf
-            wb = n / (2 * nb) if nb else 1.0
-            wf = n / (2 * nf) if nf else 1.0
-        elif class_weights is None:
-            wb = wf = 1.0
-        else:
-            wb, wf = (float(v) for v in class_weights)
-        weights = np.where(fg, wf, wb).astype(np.float32)
-        ids = np.unique(labels[fg])
-        if w0 == 0 or len(ids) < 2:
-            return weights
-        reach = int(np.ceil(sigma * np.sqrt(2 * np.log(max(w0, 1e-12) / 1e-7)))) + 1
-        d1 = np.full(labels.shape, np.inf, np.float32)
-        d2 = np.full(labels.shape, np.inf, np.float32)
-        for sl, i in zip(ndi.find_objects(labels), range(1, int(labels.max()) + 1)):
-            if sl is None:
-                continue
-            win = tuple(slice(max(0, s.start - reach), min(dim, s.stop + reach)) for s, dim in zip(sl, labels.shape))
-            d = ndi.distance_transform_edt(labels[win] != i, sampling=spacing).astype(np.float32)
-            a, b = d1[win], d2[win]
-            d2[win] = np.minimum(b, np.maximum(a, d))
-            d1[win] = np.minimum(a, d)
-        border = w0 * np.exp(-((d1 + d2) ** 2) / (2 * sigma ** 2))
-        weights[~fg] += np.nan_to_num(border[~fg], nan=0.0, posinf=0.0).astype(np.float32)
-        return weights
 
 
 def separate_touching(labels: np.ndarray) -> np.ndarray:
