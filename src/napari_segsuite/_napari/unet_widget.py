@@ -68,6 +68,9 @@ class UNetWidget(Container):
             self.min_size, self.watershed, self.predict_button,
             Label(value="<b>Model file</b>"), self.model_path, self.load_button, self.save_path, self.save_button,
             self.jobs])
+        for label in (self.readout, self.pairs_label):  # long readouts wrap instead of widening the dock
+            label.native.setWordWrap(True)
+        self.native.setMaximumWidth(460)
         self.source.changed.connect(self._source_changed)
         self.add_pair_button.changed.connect(self.add_pair)
         self.clear_pairs_button.changed.connect(self.clear_pairs)
