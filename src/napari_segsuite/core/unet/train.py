@@ -339,7 +339,10 @@ def train_unet(data, **kwargs) -> dict:
         Adam learning rate.
     w0, sigma, class_weights
         Border weight map parameters (:func:`~napari_segsuite.core.unet_weight_map`), computed once per
-        training image; ``w0=0`` trains without the border term.
+        training image (weight maps stored in a dataset are not reused, so these settings always apply);
+        ``w0=0`` trains without the border term. With two classes, pixels where two cells touch are
+        made background in the target (a thin gap the border term stresses), and given back to the
+        nearest cell after prediction.
     val_fraction : float
         Fraction of the items (or, for a single image, of its longer side) held out for validation
         (IoU and AP@0.5 every epoch).
