@@ -79,6 +79,58 @@ def format_metrics_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _parse_box(text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(round(float(v))) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a box is r0,c0,r1,c1 (integers, end exclusive), "
+                                         f"got {text!r}") from None
+    if len(vals) < 4:
+        raise argparse.ArgumentTypeError(f"a box is r0,c0,r1,c1 (plane indices first on a stack), "
+                                         f"got {text!r}")
+    return vals
+
+
+def _add_grabcut(sub):
+    p = sub.add_parser("grabcut", help="GrabCut: one instance per box (r0,c0,r1,c1 in pixels, end exclusive)")
+    p.add_argument("image", type=Path, help="image file (gray, RGB or multichannel; channels last)")
+    p.add_argument("--box", type=_parse_box, action="append", required=True, metavar="R0,C0,R1,C1",
+                   help="a box, end exclusive; repeat for more boxes (later boxes win overlaps). On a stack "
+                        "give the plane first: Z,R0,C0,R1,C1")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output label image (.tif)")
+    p.add_argument("--channel-axis", type=int, default=None,
+                   help="axis of the channels (default: last axis if it has 3 or 4 entries, else none)")
+    p.add_argument("--trimap", type=Path, default=None,
+                   help="label image of scribbles: 1 = foreground, 2 = background (hard constraints)")
+    p.add_argument("--n-iter", type=int, default=5, help="model/cut rounds per box (default 5)")
+    p.add_argument("--gamma", type=float, default=None, help="smoothness weight (default 30)")
+    p.add_argument("--margin", type=int, default=None,
+                   help="background margin around each box in px (default 10)")
+    p.set_defaults(func=_cmd_grabcut)
+
+
+def _cmd_grabcut(args) -> int:
+    from napari_segsuite.core.boxcut import iter_grabcut_boxes
+    from napari_segsuite.core.io import read_image, write_tiff
+    from napari_segsuite.core.labels import smallest_uint_dtype
+    from napari_segsuite.core.progress import run, terminal_progress
+
+    image = read_image(args.image)
+    channel_axis = args.channel_axis
+    if channel_axis is None and image.ndim == 3 and image.shape[-1] in (3, 4):
+        channel_axis = -1
+    trimap = read_image(args.trimap) if args.trimap is not None else None
+    if args.output.suffix.lower() not in (".tif", ".tiff"):
+        raise CLIError(f"the output must be a .tif file, got {args.output}.")
+    params = {k: v for k, v in (("gamma", args.gamma), ("margin", args.margin)) if v is not None}
+    labels = run(iter_grabcut_boxes(image, args.box, args.n_iter, channel_axis, trimap, **params),
+                 progress=terminal_progress())
+    write_tiff(args.output, labels.astype(smallest_uint_dtype(int(labels.max()))))
+    sizes = [int((labels == i + 1).sum()) for i in range(len(args.box))]
+    print(f"{len(args.box)} box(es) -> {args.output} (pixels per instance: {', '.join(map(str, sizes))})")
+    return 0
+
+
 def _add_demo(sub):
     p = sub.add_parser("demo", help="open napari with the sample data and every widget docked")
     p.add_argument("--headless", metavar="OUT_DIR", type=Path,
@@ -325,11 +377,62 @@ def _cmd_weightmap(args) -> int:
     return 0
 
 
+def _add_export(sub):
+    p = sub.add_parser(
+        "export", help="write training data as a TIFF, OME-Zarr or COCO dataset (or convert between them)",
+        description="Write SOURCE as a training dataset. SOURCE is IMAGE MASK (two files; the item is named "
+                    "after the image), or a dataset folder of any layout, or a cellpose-style folder "
+                    "(NAME.tif + NAME_masks.tif) to convert. Existing items are kept unless --overwrite.")
+    p.add_argument("source", type=Path, nargs="+", help="IMAGE MASK, or a dataset / cellpose folder")
+    p.add_argument("-o", "--output", type=Path, required=True, help="dataset folder to write (or add to)")
+    p.add_argument("--format", choices=["tiff", "ome-zarr", "coco"], default="tiff", help="layout (default tiff)")
+    p.add_argument("--name", default=None, help="item name for IMAGE MASK (default: the image file's stem)")
+    p.add_argument("--weight-maps", action="store_true", help="also write U-Net border weight maps")
+    p.add_argument("--w0", type=float, default=10.0, help="weight-map border height (default 10)")
+    p.add_argument("--sigma", type=float, default=5.0, help="weight-map border width in pixels (default 5)")
+    p.add_argument("--overwrite", action="store_true", help="replace items of the same name")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args) -> int:
+    from napari_segsuite.core.dataset import export_dataset, load_dataset
+    from napari_segsuite.core.io import read_image
+    from napari_segsuite.core.progress import terminal_progress
+
+    sources = args.source
+    for src in sources:
+        if not src.exists():
+            raise FileNotFoundError(f"{src}: no such file or folder.")
+    if len(sources) == 1 and sources[0].is_dir():
+        items = [(it.name, it.image, it.mask, {k: v for k, v in it.meta.items()
+                                                 if k in ("source_image", "source_labels", "pixel_size", "unit")})
+                 for it in load_dataset(sources[0])]
+        parameters = {"converted_from": str(sources[0])}
+    elif len(sources) == 2 and not any(s.is_dir() for s in sources):
+        image_path, mask_path = sources
+        name = args.name or image_path.name.split(".")[0]
+        items = [(name, read_image(image_path), read_image(mask_path),
+                  {"source_image": image_path.name, "source_labels": mask_path.name})]
+        parameters = {}
+    else:
+        raise CLIError("give IMAGE MASK (two files) or one dataset folder.")
+    weight_map = {"w0": args.w0, "sigma": args.sigma} if args.weight_maps else None
+    try:
+        out = export_dataset(args.output, items, format=args.format, weight_map=weight_map,
+                             overwrite=args.overwrite, parameters=parameters, progress=terminal_progress())
+    except OSError as exc:
+        if isinstance(exc, (PermissionError, FileNotFoundError)):
+            raise
+        raise CLIError(exc.strerror or str(exc)) from exc
+    print(f"wrote {len(items)} item(s) to {out} ({args.format})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segsuite", description="napari-segsuite: segmentation and training data tools")
     parser.add_argument("--version", action="version", version=f"napari-segsuite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_demo, _add_evaluate, _add_weightmap, _add_train, _add_predict):
+    for add in (_add_demo, _add_evaluate, _add_weightmap, _add_grabcut, _add_export, _add_train, _add_predict):
         add(sub)
     return parser
 

@@ -327,3 +327,24 @@ def test_demo_step_writes_the_ground_truth_weight_map(tmp_path, monkeypatch):
     assert summary == {}  # no metrics for a weight map
     np.testing.assert_array_equal(read_image(tmp_path / "out" / "weight_map.tif"), weights)
     assert (tmp_path / "out" / "weight_map.png").stat().st_size > 1000
+
+
+def test_random_labels_match_reference_property():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=40, deadline=None)
+    @given(seed=st.integers(0, 2**32 - 1), ndim=st.sampled_from([2, 3]), n=st.integers(0, 6),
+           w0=st.floats(0.0, 50.0), sigma=st.floats(0.3, 20.0), anisotropic=st.booleans())
+    def check(seed, ndim, n, w0, sigma, anisotropic):
+        rng = np.random.default_rng(seed)
+        shape = (6, 14, 17) if ndim == 3 else (23, 31)
+        labels = np.zeros(shape, np.int64)
+        for k in range(n):
+            lo = [rng.integers(0, s) for s in shape]
+            hi = [min(s, a + rng.integers(1, 6)) for a, s in zip(lo, shape)]
+            labels[tuple(slice(a, b) for a, b in zip(lo, hi))] = rng.integers(1, 2**31 - 1)
+        spacing = tuple(rng.uniform(0.3, 3.0, ndim)) if anisotropic else None
+        assert_matches_reference(labels, tol=2e-5, w0=w0, sigma=sigma, spacing=spacing)
+
+    check()

@@ -48,3 +48,16 @@ def test_evaluate_shape_mismatch_is_a_notice_not_a_crash(make_napari_viewer_prox
     assert widget.run() is None
     assert "same pixels" in widget.jobs.status
     assert widget.run_button.enabled
+
+
+def test_layer_in_viewer_sees_through_the_plugin_proxy(make_napari_viewer_proxy):
+    from napari.utils._proxies import PublicOnlyProxy
+
+    from napari_segsuite._napari._layers import layer_in_viewer
+
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.add_labels(np.zeros((4, 4), np.int32))
+    proxy = PublicOnlyProxy(viewer)
+    assert layer_in_viewer(proxy, proxy.layers[0])
+    viewer.layers.clear()
+    assert not layer_in_viewer(proxy, layer)

@@ -11,11 +11,12 @@ from napari_segsuite.core.weightmap import unet_weight_map
 
 
 def _run(widget, qtbot):
+    # A small job can finish before a waitSignal placed after run() connects, so wait on the widget's own
+    # finished handler (connected before the worker starts), which clears jobs.running.
     worker = widget.run()
     assert worker is not None
-    with qtbot.waitSignal(worker.finished, timeout=30_000):
-        pass
-    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=5_000)
+    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=30_000)
+    assert not worker.is_running
     return worker
 
 
@@ -97,3 +98,17 @@ def test_cancel_adds_no_layer(make_napari_viewer_proxy, qtbot):
     assert widget.jobs.status == "cancelled"
     assert "big weight map" not in [lay.name for lay in viewer.layers]
     assert widget.run_button.enabled
+
+
+def test_source_layer_removed_while_running(make_napari_viewer_proxy, qtbot):
+    viewer = make_napari_viewer_proxy()
+    _, labels = synthetic_nuclei((256, 256), n_nuclei=60, seed=3)
+    viewer.add_labels(labels, name="gone")
+    widget = WeightMapWidget(viewer)
+    widget.sigma.value = 30.0
+    worker = widget.run()
+    viewer.layers.remove("gone")
+    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=60_000)
+    assert not worker.is_running
+    assert len(viewer.layers) == 0  # nothing added for a layer that no longer exists
+    assert widget.run() is None and "Labels layer" in widget.jobs.status

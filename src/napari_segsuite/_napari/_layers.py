@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["image_data", "labels_data", "spatial_kwargs", "current_plane", "layer_in_viewer"]
+__all__ = ["unwrap", "image_data", "labels_data", "spatial_kwargs", "current_plane", "layer_in_viewer"]
 
 
 def image_data(layer) -> tuple[np.ndarray, int | None]:
@@ -62,6 +62,18 @@ def current_plane(viewer, layer) -> tuple[int, ...]:
     return tuple(int(np.clip(round(float(v)), 0, shape[i] - 1)) for i, v in enumerate(data_pt[:n_lead]))
 
 
+def unwrap(obj):
+    """The real object behind napari's PublicOnlyProxy (plugin widgets get proxies of viewer and layers)."""
+    return getattr(obj, "__wrapped__", obj)
+
+
 def layer_in_viewer(viewer, layer) -> bool:
-    """True if ``layer`` is still one of the viewer's layers (it may be deleted while a job runs)."""
-    return layer is not None and any(lay is layer for lay in viewer.layers)
+    """True if ``layer`` is still one of the viewer's layers (it may be deleted while a job runs).
+
+    Compares the objects behind napari's proxies: every attribute access on a proxied viewer returns a
+    new proxy, so an identity test on proxies is always False.
+    """
+    if layer is None:
+        return False
+    target = unwrap(layer)
+    return any(unwrap(lay) is target for lay in viewer.layers)

@@ -64,8 +64,39 @@ def _step_weight_map(out_dir):
     return [("weight_map", weights, None, weights)]  # float32 TIFF + grey PNG; no metrics
 
 
+def _step_grabcut(out_dir):
+    """GrabCut with one box per ground-truth nucleus, 4 px larger than the nucleus on every side."""
+    from scipy import ndimage as ndi
+
+    from .boxcut import grabcut_boxes
+
+    image, gt = load_sample("nuclei_test")
+    h, w = gt.shape
+    boxes = [(max(sl[0].start - 4, 0), max(sl[1].start - 4, 0), min(sl[0].stop + 4, h), min(sl[1].stop + 4, w))
+             for sl in ndi.find_objects(gt) if sl is not None]
+    return [("grabcut_boxes", grabcut_boxes(image, boxes), gt, image)]
+
+def _step_export(out_dir):
+    """Export the ground truth in every dataset layout and read each back (round trip must be exact)."""
+    from .dataset import export_dataset, load_dataset
+
+    image, gt = load_sample("nuclei_test")
+    results = []
+    for fmt in ("tiff", "ome-zarr", "coco"):
+        folder = Path(out_dir) / f"dataset_{fmt.replace('-', '_')}"
+        export_dataset(folder, [("nuclei_test", image, gt, {"source_image": "nuclei_test.tif"})], format=fmt,
+                       overwrite=True, parameters={"written_by": "segsuite demo --headless"})
+        (item,) = [it for it in load_dataset(folder) if it.name == "nuclei_test"]
+        if not (np.array_equal(item.image, image) and np.array_equal(item.mask, gt)):
+            raise RuntimeError(f"{fmt} export did not read back identically")
+        results.append((f"export_{fmt.replace('-', '_')}_roundtrip", item.mask.astype(np.int32), gt, image))
+    return results
+
+
 #: (backend name, step function). Backends append theirs.
 DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("border weight map", _step_weight_map),
+              ("GrabCut (GT boxes +4 px)", _step_grabcut),
+              ("training-data export", _step_export),
               ("U-Net (sample model)", _step_unet)]
 
 

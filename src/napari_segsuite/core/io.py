@@ -13,6 +13,9 @@ __all__ = ["read_image", "write_tiff", "atomic_path", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".npy")
 
+_UMASK = os.umask(0)  # read once at import (main thread); os.umask is process-wide
+os.umask(_UMASK)
+
 
 def read_image(path) -> np.ndarray:
     """Read a TIFF, PNG/JPEG or ``.npy`` file into a numpy array.
@@ -59,6 +62,7 @@ def atomic_path(path):
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     finally:
         if tmp.exists():

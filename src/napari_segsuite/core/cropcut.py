@@ -1,0 +1,162 @@
+"""GrabCut on one crop around one box: the models, the iterations and the safeguards.
+
+Used by :mod:`napari_segsuite.core.boxcut`, which checks the inputs, crops and paints. See that module
+for why each safeguard is there (OpenCV's ``grabCut`` collapses to empty masks on gray nuclei).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .gmm import GaussianMixture
+from .maxflow import GridCut, contrast_weights
+
+__all__ = ["cut_crop", "MAX_BOX_PIXELS"]
+
+
+# -- the algorithm on one crop --------------------------------------------------------------------------
+def _normalise(crop):
+    """Per-channel robust scaling of a (rows, cols, channels) crop to roughly [0, 1]."""
+    x = crop.astype(np.float64)
+    flat = x.reshape(-1, x.shape[-1])
+    lo, hi = np.percentile(flat, (1.0, 99.0), axis=0)
+    span = hi - lo
+    std = flat.std(0)
+    span = np.where(span > 1e-12, span, np.where(std > 1e-12, 4 * std, 1.0))
+    return (x - lo) / span
+
+
+def _ellipse_radius2(shape, box, fraction=1.0):
+    """Squared normalised radius of the box's inscribed ellipse (scaled by ``fraction``): 1 on its outline."""
+    r0, c0, r1, c1 = box
+    yy, xx = np.ogrid[: shape[0], : shape[1]]
+    cy, cx = (r0 + r1 - 1) / 2.0, (c0 + c1 - 1) / 2.0
+    ay, ax = max((r1 - r0) / 2.0 * fraction, 0.75), max((c1 - c0) / 2.0 * fraction, 0.75)
+    return ((yy - cy) / ay) ** 2 + ((xx - cx) / ax) ** 2
+
+
+def _ellipse(shape, box, fraction):
+    return _ellipse_radius2(shape, box, fraction) <= 1.0
+
+
+def _clean(mask, core):
+    """Keep the connected part covering the core most (else the largest), fill its holes."""
+    lab, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return mask
+    if n > 1:
+        overlap = np.bincount(lab[core], minlength=n + 1)[1:]
+        sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+        best = int(np.argmax(overlap)) if overlap.max() > 0 else int(np.argmax(sizes))
+        mask = lab == best + 1
+    return ndi.binary_fill_holes(mask)
+
+
+#: Boxes with more pixels are first cut on a block-averaged copy, then refined in a band at full size.
+MAX_BOX_PIXELS = 20_000
+
+
+def _block_mean(x, f):
+    h, w = x.shape[:2]
+    ph, pw = -h % f, -w % f
+    x = np.pad(x, ((0, ph), (0, pw)) + ((0, 0),) * (x.ndim - 2), mode="edge")
+    return x.reshape(x.shape[0] // f, f, x.shape[1] // f, f, *x.shape[2:]).mean(axis=(1, 3))
+
+
+def _block_any(m, f):
+    h, w = m.shape
+    m = np.pad(m, ((0, -h % f), (0, -w % f)))
+    return m.reshape(m.shape[0] // f, f, m.shape[1] // f, f).any(axis=(1, 3))
+
+
+def _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior):
+    """A large box: GrabCut on a block-averaged crop, then a full-resolution cut in a band at its edge."""
+    r0, c0, r1, c1 = box
+    f = int(np.ceil(np.sqrt((r1 - r0) * (c1 - c0) / MAX_BOX_PIXELS)))
+    small = _block_mean(crop.astype(np.float64), f)
+    sbox = (r0 // f, c0 // f, -(-r1 // f), -(-c1 // f))
+    s_fg, s_bg = _block_any(hard_fg, f), _block_any(hard_bg, f)
+    coarse = cut_crop(small, sbox, s_fg & ~s_bg, s_bg & ~s_fg, n_iter, n_components, gamma, core_fraction,
+                       shape_prior)
+    h, w = crop.shape[:2]
+    coarse = np.repeat(np.repeat(coarse, f, 0), f, 1)[:h, :w]
+    inbox = np.zeros((h, w), bool)
+    inbox[r0:r1, c0:c1] = True
+    bg_fixed = ~inbox | hard_bg
+    fg_fixed = hard_fg & inbox & ~hard_bg
+    coarse &= inbox
+    structure = np.ones((3, 3), bool)
+    band = ndi.binary_dilation(coarse, structure, iterations=f + 1) & ~ndi.binary_erosion(
+        coarse, structure, iterations=f + 1, border_value=1)
+    if coarse.all() or not coarse.any():  # nothing to refine against
+        return coarse & ~bg_fixed | fg_fixed
+    fix_fg = (coarse & ~band & ~bg_fixed) | fg_fixed
+    fix_bg = ((~coarse & ~band) | bg_fixed) & ~fg_fixed
+    feats = _normalise(crop)
+    flat = feats.reshape(-1, feats.shape[2])
+    pairs, _ = contrast_weights(feats, gamma)
+    graph = GridCut((h, w), pairs, hard_fg=fix_fg, hard_bg=fix_bg)
+    fg_model = GaussianMixture(n_components, variance_floor=1e-3).fit(flat[coarse.ravel()])
+    bg_model = GaussianMixture(n_components, variance_floor=1e-3).fit(flat[(~coarse).ravel()])
+    prior = (shape_prior * (_ellipse_radius2((h, w), box) - 1.0)).ravel() if shape_prior else 0.0
+    alpha = graph.cut(prior - fg_model.log_likelihood(flat), -bg_model.log_likelihood(flat))
+    return _clean(alpha, coarse) & ~bg_fixed | fg_fixed
+
+
+def _background_samples(inbox, bg_fixed, box):
+    """Pixels to learn the first background model from: the margin, or the box's rim if there is none."""
+    if bg_fixed.any():
+        return bg_fixed
+    # The box covers the whole image: learn from its outer rim (soft, not a hard constraint).
+    r0, c0, r1, c1 = box
+    rim = max(1, int(round(0.1 * min(r1 - r0, c1 - c0))))
+    inner = np.zeros_like(inbox)
+    inner[r0 + rim: r1 - rim, c0 + rim: c1 - rim] = True
+    return inbox & ~inner
+
+
+def cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior):
+    """GrabCut on one crop. ``box`` is in crop coordinates; returns the bool mask of the crop."""
+    r0, c0, r1, c1 = box
+    if (r1 - r0) * (c1 - c0) > MAX_BOX_PIXELS:
+        return _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction,
+                                   shape_prior)
+    feats = _normalise(crop)
+    h, w, c = feats.shape
+    r0, c0, r1, c1 = box
+    inbox = np.zeros((h, w), bool)
+    inbox[r0:r1, c0:c1] = True
+    bg_fixed = ~inbox | hard_bg
+    fg_fixed = hard_fg & inbox & ~hard_bg
+    core = _ellipse((h, w), box, core_fraction) & ~bg_fixed
+    if not core.any():
+        core = inbox & ~bg_fixed
+    flat = feats.reshape(-1, c)
+    pairs, _ = contrast_weights(feats, gamma)
+    graph = GridCut((h, w), pairs, hard_fg=fg_fixed, hard_bg=bg_fixed)
+    floor = 1e-3
+    fg_model = GaussianMixture(n_components, variance_floor=floor)
+    bg_model = GaussianMixture(n_components, variance_floor=floor)
+    fg_model.fit(flat[(core | fg_fixed).ravel()])
+    bg_model.fit(flat[_background_samples(inbox, bg_fixed, box).ravel()])
+    # Weak shape prior: the box's inscribed ellipse leans foreground, its corners background.
+    prior = (shape_prior * (_ellipse_radius2((h, w), box) - 1.0)).ravel() if shape_prior else 0.0
+    alpha = None
+    min_size = max(4, int(0.1 * core.sum()))
+    for it in range(max(1, int(n_iter))):
+        if it:
+            fg_model.refit(flat[alpha.ravel()])
+            bg_model.refit(flat[(~alpha).ravel()])
+        cost_fg = prior - fg_model.log_likelihood(flat)
+        cost_bg = -bg_model.log_likelihood(flat)
+        new = graph.cut(cost_fg, cost_bg)
+        if new.sum() < min_size:  # the models collapsed: keep what we had
+            if alpha is None:
+                seeded = GridCut((h, w), pairs, hard_fg=fg_fixed | core, hard_bg=bg_fixed)
+                alpha = seeded.cut(cost_fg, cost_bg)
+            break
+        if alpha is not None and np.array_equal(new, alpha):
+            break
+        alpha = new
+    return _clean(alpha, core) & ~bg_fixed | fg_fixed

@@ -1,0 +1,91 @@
+"""The GrabCut building blocks: the Gaussian mixture and the grid minimum cut (checked by brute force)."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from napari_segsuite.core.gmm import GaussianMixture
+from napari_segsuite.core.maxflow import GridCut, contrast_weights
+
+
+def _energy(labels, cost_fg, cost_bg, pairs):
+    lab = labels.ravel()
+    e = np.where(lab, cost_fg.ravel(), cost_bg.ravel()).sum()
+    for p, q, w in pairs:
+        e += w[lab[p] != lab[q]].sum()
+    return e
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_grid_cut_finds_the_brute_force_minimum(seed):
+    rng = np.random.default_rng(seed)
+    shape = (3, 4)
+    feats = rng.normal(size=shape + (1,))
+    pairs, _ = contrast_weights(feats, gamma=rng.uniform(0.5, 3))
+    cost_fg, cost_bg = rng.uniform(0, 4, shape), rng.uniform(0, 4, shape)
+    best = min(_energy(np.array(bits, bool).reshape(shape), cost_fg, cost_bg, pairs)
+               for bits in itertools.product((0, 1), repeat=12))
+    got = GridCut(shape, pairs).cut(cost_fg, cost_bg)
+    # Capacities are rounded to 1/256: the cut is optimal up to that rounding.
+    assert _energy(got, cost_fg, cost_bg, pairs) <= best + 12 * 2 / 256
+
+
+def test_grid_cut_hard_constraints_fold_into_terminals():
+    rng = np.random.default_rng(1)
+    shape = (3, 3)
+    pairs, _ = contrast_weights(rng.normal(size=shape + (2,)), gamma=2.0)
+    cost_fg, cost_bg = rng.uniform(0, 3, shape), rng.uniform(0, 3, shape)
+    hard_fg = np.zeros(shape, bool)
+    hard_fg[0, 0] = True
+    hard_bg = np.zeros(shape, bool)
+    hard_bg[2, 2] = True
+    best_e, best = np.inf, None
+    for bits in itertools.product((0, 1), repeat=9):
+        lab = np.array(bits, bool).reshape(shape)
+        if not lab[0, 0] or lab[2, 2]:
+            continue
+        e = _energy(lab, cost_fg, cost_bg, pairs)
+        if e < best_e:
+            best_e, best = e, lab
+    got = GridCut(shape, pairs, hard_fg=hard_fg, hard_bg=hard_bg).cut(cost_fg, cost_bg)
+    assert got[0, 0] and not got[2, 2]
+    assert _energy(got, cost_fg, cost_bg, pairs) <= best_e + 9 * 2 / 256
+    with pytest.raises(ValueError, match="both"):
+        GridCut(shape, pairs, hard_fg=hard_fg, hard_bg=hard_fg)
+
+
+def test_contrast_weights_beta_is_inverse_twice_mean_squared_difference():
+    feats = np.array([[0.0, 1.0], [0.0, 1.0]])[..., None]
+    pairs, beta = contrast_weights(feats, gamma=10.0)
+    # Pairs: horizontal (2, diff 1), vertical (2, diff 0), diagonals (1 + 1, diff 1 each) -> mean 4/6.
+    assert beta == pytest.approx(1 / (2 * 4 / 6))
+    (_, _, w_h), (_, _, w_v), (_, _, w_d), _ = pairs
+    assert np.allclose(w_v, 10.0) and np.allclose(w_h, 10.0 * np.exp(-beta))
+    assert np.allclose(w_d, 10.0 / np.sqrt(2) * np.exp(-beta))
+
+
+def test_gmm_single_component_is_the_sample_gaussian():
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, 500)
+    gmm = GaussianMixture(1, variance_floor=0.0).fit(x)
+    expect = stats.norm(x.mean(), x.std()).logpdf(x)
+    assert np.allclose(gmm.log_likelihood(x), expect)
+
+
+def test_gmm_separates_clusters_and_survives_identical_samples():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 0.1, (300, 2)), rng.normal(5, 0.1, (300, 2))])
+    gmm = GaussianMixture(2).fit(x, n_steps=3)
+    assert sorted(np.round(gmm.means[:, 0]).tolist()) == [0.0, 5.0]
+    assert np.allclose(gmm.weights, 0.5)
+    # 8-bit gray: many identical values. The floor keeps every density finite.
+    same = np.full((100, 1), 7.0)
+    flat = GaussianMixture(5, variance_floor=1e-3).fit(same)
+    assert np.isfinite(flat.log_likelihood(same)).all()
+    assert flat.covariances.min() >= 1e-3 - 1e-12
+    with pytest.raises(ValueError, match="non-empty"):
+        GaussianMixture(2).fit(np.zeros((0, 1)))
+    with pytest.raises(ValueError, match="at least 1"):
+        GaussianMixture(0)
