@@ -117,15 +117,21 @@ def tiling(model) -> dict:
 
 
 _MEMORY_SCRIPT = """
-import resource, sys, time, numpy as np, torch
+import sys, time, numpy as np, torch
 torch.set_num_threads(1)
 from napari_segsuite.core.unet import predict_unet
+
+def hwm_gb():  # peak resident set of this process (VmHWM; ru_maxrss would include the parent's peak)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1e6
+
 rng = np.random.default_rng(0)
-img = rng.integers(100, 3000, (4096, 4096)).astype(np.uint16)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+img = rng.integers(100, 3000, (4096, 4096), dtype=np.uint16)
+before = hwm_gb()
 t0 = time.perf_counter()
 labels, prob = predict_unet(sys.argv[1], img, device="cpu", return_probabilities=True)
-print(before / 1e6, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, time.perf_counter() - t0)
+print(before, hwm_gb(), time.perf_counter() - t0)
 """
 
 
