@@ -246,16 +246,25 @@ def _cmd_predict(args) -> int:
     several = len(files) > 1
     if several and args.output.suffix.lower() in (".tif", ".tiff", ".zarr"):
         raise CLIError(f"{len(files)} inputs: give an output folder, not the file {args.output}.")
-    kwargs = {"device": args.device}
-    if ckpt["kind"] == "unet":
-        kwargs.update(tile_size=args.tile_size, return_probabilities=args.probabilities, watershed=args.watershed,
-                      channel_axis=args.channel_axis)
+    kwargs = {"device": args.device, "channel_axis": args.channel_axis}
+    if args.tile_size is not None:
+        kwargs["tile_size"] = args.tile_size
+    if args.probabilities:
+        kwargs["return_probabilities"] = True
     if args.min_size is not None:
         kwargs["min_size"] = args.min_size
+    if args.watershed:
+        if ckpt["kind"] != "unet":
+            raise CLIError(f"--watershed applies to U-Net models; {args.model} is a {ckpt['kind']} model.")
+        kwargs["watershed"] = True
     for path in files:
         out = (args.output / f"{path.stem}_masks.tif") if several else args.output
         if path.suffix == ".zarr":
             import zarr
+
+            if ckpt["kind"] != "unet":
+                raise CLIError(f"zarr input is predicted chunk by chunk by U-Net models; {args.model} is a "
+                               f"{ckpt['kind']} model (convert the input to TIFF).")
 
             image = zarr.open_array(str(path), mode="r")
             if out.suffix != ".zarr":
