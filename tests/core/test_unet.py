@@ -365,3 +365,29 @@ def test_predict_checkpoint_dispatches_by_kind(trained, tmp_path):
     torch.save(data, tmp_path / "h.pt")
     with pytest.raises(ValueError, match="unknown model kind 'hologram'"):
         predict_checkpoint(tmp_path / "h.pt", img)
+
+
+def test_touching_cells_are_separated_for_training_and_restored_after():
+    from scipy import ndimage as ndi
+
+    from napari_segsuite.core.unet.postprocess import fill_contact_gaps
+    from napari_segsuite.core.unet.train import separate_touching
+
+    lab = np.zeros((20, 40), np.int32)
+    lab[2:12, 2:12], lab[2:12, 12:22] = 1, 2   # touching along a vertical line
+    lab[14:18, 30:38] = 3                       # alone
+    sep = separate_touching(lab)
+    assert np.array_equal(sep == 0, (lab == 0) | np.isin(np.arange(40), [11, 12])[None, :] & (lab > 0))
+    assert (sep == 3).sum() == (lab == 3).sum()  # cells touching nothing keep every pixel
+    comps, n = ndi.label(sep > 0)
+    assert n == 3
+    assert np.array_equal(fill_contact_gaps(comps), _relabel_like(lab, comps))  # the gap is given back exactly
+
+
+def _relabel_like(lab, comps):
+    """``lab`` with the ids ``comps`` gave to the same cells."""
+    out = np.zeros_like(lab)
+    for i in range(1, lab.max() + 1):
+        ids = np.unique(comps[(lab == i) & (comps > 0)])
+        out[lab == i] = ids[0]
+    return out

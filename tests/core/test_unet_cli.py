@@ -89,4 +89,4 @@ def test_sample_model_segments_the_test_field():
     assert sample_path("unet_nuclei.pt").stat().st_size < 5e6
     image, gt = load_sample("nuclei_test")
     pred = predict_unet(ckpt, image, device="cpu")
-    assert average_precision(gt, pred, thresholds=(0.5,))["ap"][0] >= 0.85  # 0.893 when trained
+    assert average_precision(gt, pred, thresholds=(0.5,))["ap"][0] >= 0.85  # 0.909 measured

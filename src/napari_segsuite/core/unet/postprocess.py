@@ -8,21 +8,44 @@ from scipy import ndimage as ndi
 __all__ = ["probabilities_to_instances", "remove_small_instances", "fill_contact_gaps"]
 
 
-def fill_contact_gaps(labels: np.ndarray, reach: int = 2) -> np.ndarray:
-    """Give background pixels lying between two instances (within ``reach`` pixels of both) to the nearest one.
+def _nearest_along(labels: np.ndarray, axis: int, step: int, reach: int) -> np.ndarray:
+    """For every pixel, the first non-zero label met within ``reach`` pixels in one direction (0 if none)."""
+    out = np.zeros_like(labels)
+    n = labels.shape[axis]
+    for d in range(reach, 0, -1):  # nearest last, so it wins
+        src = [slice(None)] * labels.ndim
+        dst = [slice(None)] * labels.ndim
+        if step > 0:
+            src[axis], dst[axis] = slice(d, n), slice(0, n - d)
+        else:
+            src[axis], dst[axis] = slice(0, n - d), slice(d, n)
+        shifted = labels[tuple(src)]
+        view = out[tuple(dst)]
+        np.copyto(view, shifted, where=shifted > 0)
+    return out
 
-    Training separates touching cells by a thin background gap (see ``train.separate_touching``); this
-    puts those pixels back without growing cells at their outer borders.
+
+def fill_contact_gaps(labels: np.ndarray, reach: int = 2) -> np.ndarray:
+    """Give background pixels lying between two instances back to the nearest one.
+
+    A background pixel is in a gap when, along a row or a column, different instances lie within
+    ``reach`` pixels on both sides. Training separates touching cells by such a gap (see
+    ``train.separate_touching``); this puts those pixels back without growing cells at their outer
+    borders.
     """
     from skimage.segmentation import expand_labels
 
+    labels = np.asarray(labels)
     if labels.max(initial=0) == 0:
         return labels
-    size = 2 * reach + 1
-    big = np.iinfo(np.int32).max
-    near_max = ndi.maximum_filter(labels, size=size)
-    near_min = ndi.minimum_filter(np.where(labels > 0, labels, big), size=size)
-    gap = (labels == 0) & (near_max > 0) & (near_min < big) & (near_max != near_min)
+    gap = np.zeros(labels.shape, bool)
+    for axis in range(labels.ndim):
+        before = _nearest_along(labels, axis, -1, reach)
+        after = _nearest_along(labels, axis, +1, reach)
+        gap |= (before > 0) & (after > 0) & (before != after)
+    gap &= labels == 0
+    if not gap.any():
+        return labels
     grown = expand_labels(labels, distance=reach)
     out = labels.copy()
     out[gap] = grown[gap]
