@@ -285,6 +285,59 @@ def _cmd_predict(args) -> int:
         if prob is not None:
             write_tiff(out.with_name(out.stem.removesuffix("_masks") + "_prob.tif"), prob.astype("float32"))
         print(f"{path.name}: {int(labels.max(initial=0))} instances -> {out}")
+
+
+def _add_superpixels(sub):
+    p = sub.add_parser("superpixels", help="SLIC superpixels, optionally merged into regions (labels TIFF)")
+    p.add_argument("image", type=Path, help="image file (YX, ZYX, or RGB YXC)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output label TIFF")
+    p.add_argument("--n-segments", type=int, default=1000, help="approximate number of superpixels (default 1000)")
+    p.add_argument("--compactness", type=float, default=10.0,
+                   help="colour vs space balance, > 0; higher = more regular (default 10)")
+    p.add_argument("--merge-threshold", type=float, default=None,
+                   help="merge superpixels below this distance (image units; ncut: 0..2); default: no merging")
+    p.add_argument("--mode", choices=["hierarchical", "threshold", "boundary", "ncut"], default="hierarchical",
+                   help="merging mode (default hierarchical)")
+    p.add_argument("--channel-axis", default="auto",
+                   help="axis of the channels, 'none' for gray, 'auto' (default): last axis if it has 3 or 4 entries"
+                        " and the image is 2D + channels")
+    p.add_argument("--spacing", default=None, help="pixel spacing per spatial axis, e.g. 2,1,1 for ZYX")
+    p.set_defaults(func=_cmd_superpixels)
+
+
+def _channel_axis_arg(value: str, image) -> int | None:
+    if value == "auto":
+        return -1 if image.ndim == 3 and image.shape[-1] in (3, 4) and min(image.shape[:2]) > 16 else None
+    if value.lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise CLIError(f"--channel-axis must be an integer, 'none' or 'auto', got {value!r}.") from None
+
+
+def _cmd_superpixels(args) -> int:
+    from napari_segsuite.core.io import read_image, write_tiff
+    from napari_segsuite.core.labels import smallest_uint_dtype
+    from napari_segsuite.core.progress import run, terminal_progress
+    from napari_segsuite.core.superpixels import iter_superpixels
+
+    image = read_image(args.image)
+    axis = _channel_axis_arg(args.channel_axis, image)
+    spacing = None
+    if args.spacing:
+        try:
+            spacing = [float(v) for v in args.spacing.split(",")]
+        except ValueError:
+            raise CLIError(f"--spacing must be comma-separated numbers, got {args.spacing!r}.") from None
+    sp, graph, merged = run(iter_superpixels(image, n_segments=args.n_segments, compactness=args.compactness,
+                                             channel_axis=axis, spacing=spacing,
+                                             merge_threshold=args.merge_threshold, mode=args.mode),
+                            progress=terminal_progress())
+    out = merged if merged is not None else sp
+    write_tiff(args.output, out.astype(smallest_uint_dtype(int(out.max()))))
+    what = f"{int(sp.max())} superpixels" + (f" merged into {int(merged.max())} regions" if merged is not None else "")
+    print(f"{what}; wrote {args.output}")
     return 0
 
 
@@ -441,7 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segsuite", description="napari-segsuite: segmentation and training data tools")
     parser.add_argument("--version", action="version", version=f"napari-segsuite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_demo, _add_evaluate, _add_weightmap, _add_grabcut, _add_export, _add_train, _add_predict):
+    for add in (_add_demo, _add_evaluate, _add_weightmap, _add_grabcut, _add_export, _add_superpixels,
+                _add_train, _add_predict):
         add(sub)
     return parser
 

@@ -49,6 +49,12 @@ _EXPORTS = {
     "iter_predict_unet": "unet",
     "predict_checkpoint": "predict",
     "iter_predict_checkpoint": "predict",
+    "slic_superpixels": "superpixels",
+    "merge_superpixels": "superpixels",
+    "build_graph": "superpixels",
+    "iter_superpixels": "superpixels",
+    "SuperpixelGraph": "rag",
+    "adjusted_rand_index": "rag",
     "unet_weight_map": "weightmap",
     "iter_unet_weight_map": "weightmap",
 }

@@ -1,0 +1,227 @@
+"""Superpixels widget: threaded computation, live re-merge, clicks, strokes, removal, merge, undo."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from napari_segsuite.core import build_graph, slic_superpixels, synthetic_histology, synthetic_nuclei
+from napari_segsuite._napari.superpixels_widget import SuperpixelsWidget
+
+
+@pytest.fixture
+def nuclei():
+    return synthetic_nuclei((96, 96), n_nuclei=8, seed=1)
+
+
+@pytest.fixture
+def ready(make_napari_viewer_proxy, qtbot, nuclei):
+    """A widget with superpixels computed (through the worker) on a scaled, translated image."""
+    viewer = make_napari_viewer_proxy()
+    image, _ = nuclei
+    layer = viewer.add_image(image, name="nuclei", scale=(2.0, 2.0), translate=(10.0, -4.0))
+    widget = SuperpixelsWidget(viewer)
+    widget.image.value = layer
+    widget.n_segments.value = 80
+    worker = widget.compute()
+    assert worker is not None
+    # (waitUntil on the widget state: a tiny job can emit finished before waitSignal connects)
+    qtbot.waitUntil(lambda: widget.graph is not None and not widget.jobs.running, timeout=60_000)
+    return viewer, widget, layer
+
+
+def _drive(widget, layer, points_data, modifiers=()):
+    """Replay a press / moves / release through the layer's mouse callback (points in data pixels)."""
+    event = SimpleNamespace(type="mouse_press", modifiers=set(modifiers), dims_displayed=[0, 1],
+                            position=tuple(layer.data_to_world(points_data[0])))
+    gen = widget._on_mouse(layer, event)
+    next(gen)
+    for p in points_data[1:]:
+        event.type = "mouse_move"
+        event.position = tuple(layer.data_to_world(p))
+        next(gen)
+    event.type = "mouse_release"
+    with pytest.raises(StopIteration):
+        next(gen)
+
+
+def test_compute_in_worker_adds_contour_layer_with_image_geometry(ready, nuclei):
+    viewer, widget, layer = ready
+    sp_layer = widget.superpixel_layer
+    assert sp_layer in viewer.layers and sp_layer.contour == 1
+    assert sp_layer.data.shape == nuclei[0].shape
+    assert np.allclose(sp_layer.scale, (2.0, 2.0)) and np.allclose(sp_layer.translate, (10.0, -4.0))
+    # threshold 0 shows the superpixels themselves, numbered from 1
+    assert np.array_equal(np.unique(sp_layer.data), np.arange(1, widget.graph.n_regions + 1))
+    target = widget.target.value
+    assert target is not None and target.data.shape == nuclei[0].shape and not target.data.any()
+    assert np.allclose(target.scale, (2.0, 2.0))
+    assert sp_layer.mouse_pan is False  # assist on: drags are strokes
+
+
+def test_threshold_slider_remerges_live_with_debounce(ready, qtbot):
+    viewer, widget, layer = ready
+    n0 = int(widget.superpixel_layer.data.max())
+    lo, hi = widget.threshold.min, widget.threshold.max
+    t = lo + 0.2 * (hi - lo)
+    widget.threshold.value = t
+    qtbot.waitUntil(lambda: int(widget.superpixel_layer.data.max()) < n0, timeout=5000)
+    assert np.array_equal(widget.superpixel_layer.data, widget.graph.merge(widget.threshold.value, "hierarchical"))
+    widget.mode.value = "threshold"  # mode change re-merges at once
+    assert np.array_equal(widget.superpixel_layer.data, widget.graph.merge(widget.threshold.value, "threshold"))
+
+
+def test_ncut_remerge_runs_in_worker(ready, qtbot):
+    viewer, widget, layer = ready
+    with widget.threshold.changed.blocked():
+        widget.threshold.value = 0.0
+    widget.mode.value = "ncut"  # re-merges at once, in the worker
+    assert widget.jobs.worker is not None
+    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=30_000)
+    assert widget.threshold.max == 2.0
+    with widget.threshold.changed.blocked():  # no debounced re-merge racing this one
+        widget.threshold.value = 0.5
+    expected = widget.graph.merge(0.5, "ncut")
+    assert expected.max() > 1
+    assert widget.remerge() is not None
+    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=30_000)
+    assert np.array_equal(widget.superpixel_layer.data, expected)
+
+
+def test_click_adds_merged_region_with_current_label(ready):
+    viewer, widget, layer = ready
+    widget.threshold.value = widget.threshold.min + 0.15 * (widget.threshold.max - widget.threshold.min)
+    widget.remerge()
+    merged = widget.merged
+    widget.label_id.value = 3
+    n = widget.click_region((40.2, 50.7))
+    region = merged[40, 51]
+    target = widget.target.value.data
+    assert n == int((merged == region).sum())
+    assert np.array_equal(target == 3, merged == region)
+    # a click through the mouse callback (world coordinates with scale/translate) on another region
+    other = np.argwhere(merged != region)[0]
+    widget.label_id.value = 4
+    _drive(widget, widget.superpixel_layer, [other.astype(float)])
+    assert np.array_equal(target == 4, merged == merged[tuple(other)])
+    assert np.array_equal(target == 3, merged == region)
+
+
+def test_modifier_click_removes_and_undo_restores(ready):
+    viewer, widget, layer = ready
+    merged = widget.merged
+    widget.label_id.value = 2
+    widget.click_region((10, 10))
+    before = widget.target.value.data.copy()
+    _drive(widget, widget.superpixel_layer, [np.array([10.0, 10.0])], modifiers=("Shift",))
+    assert not widget.target.value.data.any()
+    assert widget.undo()
+    assert np.array_equal(widget.target.value.data, before)
+    assert widget.undo()
+    assert not widget.target.value.data.any()
+    assert not widget.undo()  # nothing left
+    assert merged is widget.merged
+
+
+def test_stroke_adds_every_touched_superpixel(ready):
+    viewer, widget, layer = ready
+    sp = widget.graph.superpixels
+    widget.label_id.value = 5
+    path = [np.array([5.0, 5.0]), np.array([5.0, 60.0]), np.array([70.0, 60.0])]
+    _drive(widget, widget.superpixel_layer, path)
+    rows = np.r_[np.full(56, 5), np.arange(5, 71)]
+    cols = np.r_[np.arange(5, 61), np.full(66, 60)]
+    touched = np.unique(sp[rows, cols])
+    assert np.array_equal(widget.target.value.data == 5, np.isin(sp, touched))
+
+
+def test_merge_two_labels_and_undo(ready):
+    viewer, widget, layer = ready
+    widget.label_id.value = 1
+    widget.click_region((10, 10))
+    widget.label_id.value = 2
+    widget.click_region((80, 80))
+    data = widget.target.value.data
+    ones, twos = data == 1, data == 2
+    assert ones.any() and twos.any()
+    assert widget.merge_labels(1, 2) == int(ones.sum())
+    assert np.array_equal(data == 2, ones | twos) and not (data == 1).any()
+    widget.undo()
+    assert np.array_equal(data == 1, ones) and np.array_equal(data == 2, twos)
+    assert widget.merge_labels(7, 2) == 0 and "not in" in widget.status.value
+
+
+def test_clicks_outside_or_on_background_change_nothing(make_napari_viewer_proxy, nuclei):
+    viewer = make_napari_viewer_proxy()
+    image, gt = nuclei
+    layer = viewer.add_image(image)
+    widget = SuperpixelsWidget(viewer)
+    mask = gt > 0
+    sp = slic_superpixels(image, n_segments=40, mask=mask)
+    widget.show_graph(build_graph(image, sp), layer, 2)
+    assert widget.click_region((-1, 5)) == 0 and "outside" in widget.status.value
+    assert widget.click_region((5, 500)) == 0 and "outside" in widget.status.value
+    background = tuple(np.argwhere(~mask)[0])
+    assert widget.click_region(background) == 0 and "no superpixel" in widget.status.value
+    assert widget.stroke([(-20, -20), (-5, -30)]) == 0
+    assert not widget.target.value.data.any()
+    inside = tuple(np.argwhere(mask)[0])
+    assert widget.click_region(inside) > 0
+
+
+def test_target_of_another_shape_is_refused(ready):
+    viewer, widget, layer = ready
+    wrong = viewer.add_labels(np.zeros((50, 50), np.int32), name="wrong")
+    widget.target.value = wrong
+    assert widget.click_region((10, 10)) == 0
+    assert "shape" in widget.status.value
+    assert not wrong.data.any()
+
+
+def test_rgb_image_and_bad_image_choice(make_napari_viewer_proxy, qtbot):
+    viewer = make_napari_viewer_proxy()
+    rgb, _ = synthetic_histology((64, 64), seed=0)
+    layer = viewer.add_image(rgb, rgb=True)
+    widget = SuperpixelsWidget(viewer)
+    widget.image.value = None
+    assert widget.compute() is None and "Image layer" in widget.status.value
+    widget.image.value = layer
+    widget.n_segments.value = 30
+    assert widget.compute() is not None
+    qtbot.waitUntil(lambda: widget.graph is not None and not widget.jobs.running, timeout=60_000)
+    assert widget.superpixel_layer.data.shape == (64, 64)
+    assert widget.graph.sums.shape[1] == 3
+
+
+def test_3d_stack_click_adds_the_3d_region(make_napari_viewer_proxy, qtbot):
+    from napari_segsuite.core import synthetic_nuclei_3d
+
+    viewer = make_napari_viewer_proxy()
+    vol, _ = synthetic_nuclei_3d((12, 48, 48), n_nuclei=3, seed=0)
+    layer = viewer.add_image(vol, scale=(3.0, 1.0, 1.0))
+    widget = SuperpixelsWidget(viewer)
+    widget.image.value = layer
+    widget.n_segments.value = 40
+    assert widget.compute() is not None
+    qtbot.waitUntil(lambda: widget.graph is not None and not widget.jobs.running, timeout=60_000)
+    assert widget.superpixel_layer.data.shape == vol.shape
+    assert np.allclose(widget.superpixel_layer.scale, (3.0, 1.0, 1.0))
+    sp = widget.graph.superpixels
+    assert widget.click_region((4, 20, 20)) == int((sp == sp[4, 20, 20]).sum())
+    assert np.array_equal(widget.target.value.data == 1, sp == sp[4, 20, 20])
+    # a drag in the displayed plane only touches superpixels of that plane
+    widget.label_id.value = 2
+    event = SimpleNamespace(type="mouse_press", modifiers=set(), dims_displayed=[1, 2],
+                            position=tuple(widget.superpixel_layer.data_to_world((2, 2, 2))))
+    gen = widget._on_mouse(widget.superpixel_layer, event)
+    next(gen)
+    event.type = "mouse_move"
+    event.position = tuple(widget.superpixel_layer.data_to_world((2.4, 2, 30)))  # z jitter is ignored
+    next(gen)
+    event.type = "mouse_release"
+    with pytest.raises(StopIteration):
+        next(gen)
+    touched = np.unique(sp[2, 2, 2:31])
+    assert np.array_equal(widget.target.value.data == 2, np.isin(sp, touched))  # overwrites label 1 there
