@@ -285,6 +285,7 @@ def _cmd_predict(args) -> int:
         if prob is not None:
             write_tiff(out.with_name(out.stem.removesuffix("_masks") + "_prob.tif"), prob.astype("float32"))
         print(f"{path.name}: {int(labels.max(initial=0))} instances -> {out}")
+    return 0
 
 
 def _add_superpixels(sub):
