@@ -154,6 +154,59 @@ def _add_train(sub):
     p = sub.add_parser("train", help="train a model on a dataset folder")
     kinds = p.add_subparsers(dest="kind", metavar="KIND")
     _add_train_unet(kinds)
+    _add_train_maskrcnn(kinds)
+
+
+def _add_train_maskrcnn(kinds):
+    p = kinds.add_parser("maskrcnn", help="Mask R-CNN instances (torchvision)")
+    p.add_argument("dataset", type=Path, help="dataset folder (segsuite export or NAME.tif + NAME_masks.tif pairs)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="checkpoint to write (.pt)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--steps-per-epoch", type=int, default=25)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--crop-size", type=int, default=128, help="training crop side, pixels")
+    p.add_argument("--backbone", choices=("resnet18_slim", "resnet50_fpn_v2"), default=None,
+                   help="default: resnet18_slim on CPU, resnet50_fpn_v2 on CUDA")
+    p.add_argument("--width", type=int, default=None, help="resnet18_slim: channels of the first stage (32)")
+    p.add_argument("--anchor-sizes", default=None, metavar="S1,...,S5",
+                   help="anchor sizes in pixels, one per FPN level (default 8,16,32,64,128)")
+    p.add_argument("--image-scale", type=float, default=None, help="resize factor inside the model (default 1)")
+    p.add_argument("--pretrained", action="store_true",
+                   help="start from torchvision's COCO weights (resnet50_fpn_v2, RGB; downloads once)")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--channel-axis", type=int, default=None, help="channel axis of multichannel images")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--time-limit", type=float, default=None, metavar="MINUTES", help="stop after this")
+    p.set_defaults(func=_cmd_train_maskrcnn)
+
+
+def _cmd_train_maskrcnn(args) -> int:
+    from napari_segsuite.core.maskrcnn.train import iter_train_maskrcnn
+    from napari_segsuite.core.progress import run, terminal_progress
+
+    if not args.dataset.exists():
+        raise FileNotFoundError(f"{args.dataset}: no such dataset folder.")
+    if args.output.suffix != ".pt":
+        raise CLIError(f"{args.output}: the model file should end in .pt")
+    config = {"backbone": args.backbone, "width": args.width, "image_scale": args.image_scale}
+    if args.pretrained:
+        config.update(pretrained=True, backbone=args.backbone or "resnet50_fpn_v2")
+    if args.anchor_sizes:
+        try:
+            config["anchor_sizes"] = [int(v) for v in args.anchor_sizes.split(",")]
+        except ValueError:
+            raise CLIError(f"--anchor-sizes {args.anchor_sizes!r}: give five whole numbers, e.g. 8,16,32,64,128")
+    ckpt = run(iter_train_maskrcnn(
+        args.dataset, config={k: v for k, v in config.items() if v is not None}, epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, crop_size=args.crop_size,
+        learning_rate=args.lr, seed=args.seed, channel_axis=args.channel_axis, device=args.device,
+        checkpoint_path=args.output, time_limit=None if args.time_limit is None else args.time_limit * 60),
+        progress=terminal_progress())
+    h = ckpt["history"]
+    print(f"trained {len(h['epoch'])} epochs: loss {h['loss'][-1]:.4f}, best val AP@0.5 {h['best_val_ap50']:.3f} "
+          f"(on {h['validation']}); wrote {args.output}")
+    return 0
 
 
 def _add_train_unet(kinds):

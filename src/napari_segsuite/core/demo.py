@@ -93,10 +93,22 @@ def _step_export(out_dir):
     return results
 
 
+def _step_maskrcnn(out_dir):
+    """Mask R-CNN: the shipped sample model (slim ResNet-18-FPN) on the test field, tiled."""
+    from .maskrcnn import predict_maskrcnn
+    from .samples import sample_path
+
+    image, gt = load_sample("nuclei_test")
+    labels, _table = predict_maskrcnn(sample_path("maskrcnn_nuclei.pt"), image, tile_size=256, overlap=64,
+                                      device="cpu")
+    return [("maskrcnn", labels, gt, image)]
+
+
 #: (backend name, step function). Backends append theirs.
 DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("border weight map", _step_weight_map),
               ("GrabCut (GT boxes +4 px)", _step_grabcut),
               ("training-data export", _step_export),
+              ("Mask R-CNN (sample model)", _step_maskrcnn),
               ("U-Net (sample model)", _step_unet)]
 
 
@@ -136,6 +148,7 @@ def _step_superpixels(out_dir):
 
 
 DEMO_STEPS.append(("SLIC + RAG merge (superpixels)", _step_superpixels))
+
 
 
 def run_headless_demo(out_dir, out=sys.stdout) -> dict:

@@ -1,0 +1,273 @@
+"""Mask R-CNN dock widget: train on layer pairs or a dataset folder, load a checkpoint, predict instances."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, RadioButtons,
+                              SpinBox)
+
+from ._jobs import JobControls
+from ._layers import image_data, labels_data, layer_in_viewer, spatial_kwargs
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["MaskRCNNWidget"]
+
+
+def _import_torchvision_on_main_thread() -> None:
+    """Import torchvision on the main thread, keeping triton out of the napari process.
+
+    torchvision imports ``torch._dynamo``, which imports triton if it is installed. Inside napari (a GL
+    context, e.g. Mesa's LLVM-based llvmpipe) importing triton's bundled LLVM segfaults. Triton serves only
+    ``torch.compile``, which this plugin does not use, so torch is told it is absent while torchvision loads.
+    """
+    import sys
+
+    if "torchvision.ops" in sys.modules:
+        return
+    blocked = "triton" not in sys.modules
+    if blocked:
+        sys.modules["triton"] = None  # makes `import triton` raise ImportError
+    try:
+        import torchvision.models.detection  # noqa: F401
+    finally:
+        if blocked and sys.modules.get("triton", 0) is None:
+            del sys.modules["triton"]
+
+
+class MaskRCNNWidget(Container):
+    """Mask R-CNN instances: train, load a model, predict a Labels layer with scores and classes.
+
+    Training pairs are (Image, Labels) layers added with "add pair" (a ``class`` column in the Labels
+    layer's features gives classes), or a dataset folder. Prediction adds a Labels layer whose
+    ``features`` table holds each instance's ``score`` and ``class``.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        self._viewer = viewer
+        self.checkpoint: dict | None = None
+        self.pairs: list[tuple] = []          # (image layer, labels layer)
+        self.last_result = None
+        # model
+        self.model_file = FileEdit(label="model file", mode="r", filter="*.pt")
+        self.load_button = PushButton(text="Load model")
+        self.sample_button = PushButton(text="Load sample model")
+        self.model_status = Label(value="no model loaded")
+        # training
+        self.source = RadioButtons(label="train on", choices=["layer pairs", "dataset folder"], value="layer pairs",
+                                   orientation="horizontal")
+        self.train_image = ComboBox(label="image", choices=self._image_layers)
+        self.train_labels = ComboBox(label="labels", choices=self._labels_layers)
+        self.add_pair_button = PushButton(text="Add pair")
+        self.clear_pairs_button = PushButton(text="Clear pairs")
+        self.pairs_label = Label(value="pairs: none")
+        self.dataset = FileEdit(label="dataset folder", mode="d")
+        self.backbone = ComboBox(label="backbone", choices=["auto", "resnet18_slim", "resnet50_fpn_v2"], value="auto")
+        self.epochs = SpinBox(label="epochs", value=30, min=1, max=1000)
+        self.steps = SpinBox(label="steps per epoch", value=25, min=1, max=10000)
+        self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
+        self.save_to = FileEdit(label="save model to", mode="w", filter="*.pt")
+        self.train_button = PushButton(text="Train")
+        # prediction
+        self.image = ComboBox(label="predict image", choices=self._image_layers)
+        self.score_threshold = FloatSpinBox(label="score threshold", value=0.5, min=0.0, max=1.0, step=0.05)
+        self.mask_threshold = FloatSpinBox(label="mask threshold", value=0.5, min=0.05, max=0.95, step=0.05)
+        self.tile_size = SpinBox(label="tile size (0: whole)", value=512, min=0, max=8192, step=64)
+        self.overlap = SpinBox(label="tile overlap", value=64, min=0, max=1024, step=8)
+        self.predict_button = PushButton(text="Predict")
+        self.jobs = JobControls("load or train a model")
+        super().__init__(widgets=[
+            Label(value="<b>Model</b>"), self.model_file, self.load_button, self.sample_button, self.model_status,
+            Label(value="<b>Train</b>"), self.source, self.train_image, self.train_labels, self.add_pair_button,
+            self.clear_pairs_button, self.pairs_label, self.dataset, self.backbone, self.epochs, self.steps,
+            self.device, self.save_to, self.train_button,
+            Label(value="<b>Predict</b>"), self.image, self.score_threshold, self.mask_threshold, self.tile_size,
+            self.overlap, self.predict_button, self.jobs,
+        ])
+        self.load_button.changed.connect(self.load_model)
+        self.sample_button.changed.connect(self.load_sample_model)
+        self.add_pair_button.changed.connect(self.add_pair)
+        self.clear_pairs_button.changed.connect(self.clear_pairs)
+        self.train_button.changed.connect(self.train)
+        self.predict_button.changed.connect(self.predict)
+        self.source.changed.connect(self._update_visibility)
+        self.jobs.on_running_changed.append(self._set_running)
+        viewer.layers.events.inserted.connect(self._refresh)
+        viewer.layers.events.removed.connect(self._refresh)
+        self._update_visibility()
+        self._refresh()
+
+    # --- layer choices -------------------------------------------------------------------------------
+    def _image_layers(self, _widget=None):
+        from napari.layers import Image
+
+        return [layer for layer in self._viewer.layers if isinstance(layer, Image)]
+
+    def _labels_layers(self, _widget=None):
+        from napari.layers import Labels
+
+        return [layer for layer in self._viewer.layers if isinstance(layer, Labels)]
+
+    def _refresh(self, *_):
+        for combo in (self.train_image, self.train_labels, self.image):
+            combo.reset_choices()
+        self.pairs = [(i, lab) for i, lab in self.pairs
+                      if layer_in_viewer(self._viewer, i) and layer_in_viewer(self._viewer, lab)]
+        self._show_pairs()
+
+    def _update_visibility(self, *_):
+        pairs = self.source.value == "layer pairs"
+        for w in (self.train_image, self.train_labels, self.add_pair_button, self.clear_pairs_button,
+                  self.pairs_label):
+            w.visible = pairs
+        self.dataset.visible = not pairs
+
+    def _set_running(self, running: bool):
+        for button in (self.train_button, self.predict_button, self.load_button, self.sample_button):
+            button.enabled = not running
+
+    def _error(self, exc: Exception) -> None:
+        from napari.utils.notifications import show_error
+
+        show_error(str(exc))
+        self.jobs.set_status(str(exc))
+
+    def _show_pairs(self):
+        self.pairs_label.value = "pairs: " + (", ".join(f"{i.name} / {lab.name}" for i, lab in self.pairs)
+                                              or "none (the selected image/labels are used)")
+
+    # --- model ---------------------------------------------------------------------------------------
+    def set_checkpoint(self, checkpoint: dict, source: str) -> None:
+        """Use ``checkpoint`` for prediction and describe it in the model status line."""
+        self.checkpoint = checkpoint
+        cfg, hist = checkpoint["config"], checkpoint.get("history", {})
+        best = hist.get("best_val_ap50")
+        self.model_status.value = (f"{source}: {cfg['backbone']}, {cfg['in_channels']} channel(s), "
+                                   f"{cfg['num_classes'] - 1} class(es)"
+                                   + (f", val AP@0.5 {best:.2f}" if isinstance(best, float) else ""))
+
+    def load_model(self, *_, path=None) -> bool:
+        """Load a Mask R-CNN checkpoint; other kinds and bad files are refused with a notification."""
+        from napari_segsuite.core.maskrcnn import load_maskrcnn_checkpoint
+
+        target = path if path is not None else self.model_file.value
+        try:
+            if target is None or not str(target).strip() or Path(target).is_dir():
+                raise ValueError("choose a model file (.pt) first.")
+            path = Path(target)
+            checkpoint = load_maskrcnn_checkpoint(path)
+        except (ValueError, FileNotFoundError) as exc:
+            self._error(exc)
+            return False
+        self.set_checkpoint(checkpoint, path.name)
+        self.jobs.set_status(f"loaded {path.name}")
+        return True
+
+    def load_sample_model(self, *_) -> bool:
+        """Load the small model shipped with the plugin (trained on the sample nuclei)."""
+        from napari_segsuite.core.samples import sample_path
+
+        try:
+            return self.load_model(path=sample_path("maskrcnn_nuclei.pt"))
+        except FileNotFoundError as exc:
+            self._error(exc)
+            return False
+
+    # --- training ------------------------------------------------------------------------------------
+    def add_pair(self, *_):
+        """Add the selected Image and Labels layers as a training pair."""
+        image, labels = self.train_image.value, self.train_labels.value
+        if image is None or labels is None:
+            self._error(ValueError("choose an Image and a Labels layer to pair."))
+            return
+        if any(i is image and lab is labels for i, lab in self.pairs):
+            return
+        self.pairs.append((image, labels))
+        self._show_pairs()
+
+    def clear_pairs(self, *_):
+        self.pairs = []
+        self._show_pairs()
+
+    def _training_data(self):
+        if self.source.value == "dataset folder":
+            folder = Path(self.dataset.value)
+            if not str(self.dataset.value).strip() or not folder.is_dir():
+                raise ValueError("choose a dataset folder (a napari-segsuite export or NAME.tif + NAME_masks.tif).")
+            return str(folder), None
+        pairs = self.pairs or ([(self.train_image.value, self.train_labels.value)]
+                               if self.train_image.value is not None and self.train_labels.value is not None else [])
+        if not pairs:
+            raise ValueError("add at least one (Image, Labels) training pair, or train from a dataset folder.")
+        data, channel_axis = [], None
+        for image_layer, labels_layer in pairs:
+            image, channel_axis = image_data(image_layer)
+            labels = labels_data(labels_layer)
+            features = labels_layer.features if "class" in getattr(labels_layer.features, "columns", []) else None
+            if features is not None:
+                features = {c: labels_layer.features[c].to_numpy() for c in labels_layer.features.columns}
+            data.append((image.copy(), labels.copy(), features))
+        return data, channel_axis
+
+    def train(self, *_):
+        """Train in a worker; returns the worker (None if the input is invalid)."""
+        from napari_segsuite.core.maskrcnn.train import iter_train_maskrcnn
+
+        try:
+            data, channel_axis = self._training_data()
+            save = str(self.save_to.value).strip()
+            save_path = Path(save) if save and save != "." and not Path(save).is_dir() else None
+            if save_path is not None and save_path.suffix != ".pt":
+                raise ValueError(f"{save_path}: the model file should end in .pt")
+        except ValueError as exc:
+            self._error(exc)
+            return None
+        config = {} if self.backbone.value == "auto" else {"backbone": self.backbone.value}
+        _import_torchvision_on_main_thread()
+
+        def done(checkpoint):
+            self.set_checkpoint(checkpoint, "trained" + (f" -> {save_path.name}" if save_path else ""))
+
+        def show(event):
+            ap = event.info.get("val_ap50")
+            if ap is not None:
+                self.model_status.value = f"epoch {event.info['epoch']}: loss {event.info['loss']:.3f}, val AP@0.5 {ap:.2f}"
+
+        return self.jobs.start(iter_train_maskrcnn, data, config=config, epochs=self.epochs.value,
+                               steps_per_epoch=self.steps.value, device=self.device.value,
+                               channel_axis=channel_axis, checkpoint_path=save_path, on_returned=done,
+                               on_yielded=show)
+
+    # --- prediction ----------------------------------------------------------------------------------
+    def predict(self, *_):
+        """Predict on the chosen image in a worker; adds a Labels layer. Returns the worker (or None)."""
+        from napari_segsuite.core.maskrcnn import iter_predict_maskrcnn
+
+        layer = self.image.value
+        try:
+            if self.checkpoint is None:
+                raise ValueError("load or train a Mask R-CNN model first.")
+            image, channel_axis = image_data(layer)
+        except ValueError as exc:
+            self._error(exc)
+            return None
+        _import_torchvision_on_main_thread()
+
+        def done(result):
+            labels, table = result
+            self.last_result = result
+            if not layer_in_viewer(self._viewer, layer):
+                return
+            # napari matches feature rows to label values through the 'index' column
+            features = {"index": table["label"], **{k: v for k, v in table.items() if k != "label"}}
+            self._viewer.add_labels(labels, name=f"{layer.name} Mask R-CNN", features=features,
+                                    **spatial_kwargs(layer, labels.ndim))
+            self.jobs.set_status(f"{len(table['label'])} instances")
+
+        return self.jobs.start(iter_predict_maskrcnn, self.checkpoint, image, channel_axis=channel_axis,
+                               tile_size=self.tile_size.value or None, overlap=self.overlap.value,
+                               score_threshold=self.score_threshold.value, mask_threshold=self.mask_threshold.value,
+                               device=self.device.value, return_table=True, on_returned=done)

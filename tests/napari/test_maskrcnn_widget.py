@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from napari_segsuite._napari.maskrcnn_widget import MaskRCNNWidget
+from napari_segsuite.core import load_sample
+from napari_segsuite.core.metrics import average_precision
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_predict_with_sample_model_threaded(make_napari_viewer_proxy, qtbot):
+    viewer = make_napari_viewer_proxy()
+    image, gt = load_sample("nuclei_test")
+    viewer.add_image(image[:256, :320], name="nuclei", scale=(0.5, 0.5), translate=(3, 4))
+    widget = MaskRCNNWidget(viewer)
+    assert widget.load_sample_model()
+    assert "resnet18_slim" in widget.model_status.value
+    widget.image.value = viewer.layers["nuclei"]
+    widget.tile_size.value = 192
+    worker = widget.predict()
+    with qtbot.waitSignal(worker.finished, timeout=60000):
+        pass
+    qtbot.waitUntil(lambda: "nuclei Mask R-CNN" in viewer.layers, timeout=5000)
+    layer = viewer.layers["nuclei Mask R-CNN"]
+    assert tuple(layer.scale) == (0.5, 0.5) and tuple(layer.translate) == (3, 4)
+    labels = np.asarray(layer.data)
+    assert average_precision(gt[:256, :320], labels, thresholds=(0.5,))["ap"][0] > 0.75
+    feats = layer.features
+    n = int(labels.max())
+    assert n == len(feats) and {"index", "score", "class"} <= set(feats.columns)
+    assert feats["index"].tolist() == list(range(1, n + 1))
+    assert (feats["score"] >= 0.5).all() and (feats["class"] == 1).all()
+    assert widget.predict_button.enabled
+
+
+def test_other_kinds_and_missing_model_are_refused(make_napari_viewer_proxy, tmp_path):
+    import torch
+
+    viewer = make_napari_viewer_proxy()
+    widget = MaskRCNNWidget(viewer)
+    unet = tmp_path / "unet.pt"
+    torch.save({"format": "segsuite-model", "version": 1, "kind": "unet", "config": {}, "state_dict": {}}, unet)
+    assert widget.load_model(path=unet) is False
+    assert widget.checkpoint is None and "'unet' model" in widget.jobs.status
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    assert widget.load_model(path=junk) is False and "not a readable" in widget.jobs.status
+    viewer.add_image(np.zeros((32, 32), np.uint16), name="img")
+    widget.image.value = viewer.layers["img"]
+    assert widget.predict() is None and "load or train" in widget.jobs.status
+    assert widget.train() is None and "Labels" in widget.jobs.status      # no labels layer to pair
+
+
+def test_train_from_layer_pairs_threaded(make_napari_viewer_proxy, qtbot):
+    from napari_segsuite.core import synthetic_nuclei
+
+    viewer = make_napari_viewer_proxy()
+    image, labels = synthetic_nuclei((96, 96), 8, seed=4)
+    viewer.add_image(image, name="img")
+    viewer.add_labels(labels, name="lab", features={"index": np.arange(labels.max() + 1),
+                                                    "class": np.r_[0, np.ones(labels.max(), int) * 2]})
+    widget = MaskRCNNWidget(viewer)
+    widget.add_pair()
+    assert "img / lab" in widget.pairs_label.value
+    widget.epochs.value, widget.steps.value, widget.device.value = 1, 1, "cpu"
+    worker = widget.train()
+    with qtbot.waitSignal(worker.finished, timeout=120000):
+        pass
+    qtbot.waitUntil(lambda: widget.checkpoint is not None, timeout=5000)
+    assert widget.checkpoint["kind"] == "maskrcnn"
+    assert widget.checkpoint["config"]["num_classes"] == 3       # class 2 from the features table
+    assert "trained" in widget.model_status.value
