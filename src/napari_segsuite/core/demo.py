@@ -45,6 +45,17 @@ def _step_ground_truth(out_dir):
     return [("ground_truth", gt, gt, image)]
 
 
+def _step_unet(out_dir):
+    """The shipped sample U-Net (sample_data/unet_nuclei.pt) predicting the test field."""
+    from .samples import sample_path
+    from .unet.infer import predict_unet
+
+    image, gt = load_sample("nuclei_test")
+    labels, prob = predict_unet(sample_path("unet_nuclei.pt"), image, device="cpu", return_probabilities=True)
+    write_tiff(Path(out_dir) / "unet_probability.tif", prob)
+    return [("unet", labels, gt, image)]
+
+
 def _step_weight_map(out_dir):
     from .weightmap import unet_weight_map
 
@@ -97,7 +108,8 @@ def _step_maskrcnn(out_dir):
 DEMO_STEPS = [("ground truth (reference)", _step_ground_truth), ("border weight map", _step_weight_map),
               ("GrabCut (GT boxes +4 px)", _step_grabcut),
               ("training-data export", _step_export),
-              ("Mask R-CNN (sample model)", _step_maskrcnn)]
+              ("Mask R-CNN (sample model)", _step_maskrcnn),
+              ("U-Net (sample model)", _step_unet)]
 
 
 def _foreground_regions(merged, brightness, bright_objects=True):

@@ -1,0 +1,263 @@
+"""U-Net dock widget: train on Image + Labels layer pairs or a dataset folder, predict, load/save models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox)
+
+from ._jobs import JobControls
+from ._layers import image_data, labels_data, layer_in_viewer, spatial_kwargs
+
+if TYPE_CHECKING:
+    import napari
+
+_MODEL_SIZES = {"auto (by device)": (None, None), "small, CPU (base 16, depth 3)": (16, 3),
+                "tiny (base 8, depth 2)": (8, 2), "paper, GPU (base 64, depth 4)": (64, 4)}
+
+
+class UNetWidget(Container):
+    """Train a U-Net on corrected labels and predict cell instances (Ronneberger et al. 2015).
+
+    The trained model lives on the widget (``self.checkpoint``) until it is saved; training and
+    prediction run in a background thread with a progress bar and Cancel.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        self._viewer = viewer
+        self.checkpoint: dict | None = None
+        self.pairs: list = []  # (Image layer, Labels layer) added for training
+        # --- training
+        self.source = ComboBox(label="train from", choices=["layer pairs", "dataset folder"], value="layer pairs")
+        self.train_image = ComboBox(label="image", choices=self._image_layers)
+        self.train_labels = ComboBox(label="labels", choices=self._labels_layers)
+        self.add_pair_button = PushButton(text="add pair")
+        self.clear_pairs_button = PushButton(text="clear pairs")
+        self.pairs_label = Label(value="pairs: (the selected image + labels)")
+        self.dataset = FileEdit(label="dataset folder", mode="d")
+        self.epochs = SpinBox(label="epochs", value=30, min=1, max=10000)
+        self.steps = SpinBox(label="steps per epoch", value=25, min=1, max=100000)
+        self.patch_size = ComboBox(label="patch size", choices=[64, 128, 256, 512], value=128)
+        self.model_size = ComboBox(label="model size", choices=list(_MODEL_SIZES), value="auto (by device)")
+        self.classes = ComboBox(label="classes", choices=[("2: background, cell", 2),
+                                                          ("3: + boundary", 3)], value=2)
+        self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
+        self.autosave = FileEdit(label="save every epoch to", mode="w", filter="*.pt", value="")
+        self.train_button = PushButton(text="Train")
+        self.readout = Label(value="no model yet")
+        # --- prediction
+        self.predict_image = ComboBox(label="predict image", choices=self._image_layers)
+        self.whole_stack = CheckBox(text="every plane of a stack", value=True)
+        self.probabilities = CheckBox(text="add the probability map", value=False)
+        self.min_size = SpinBox(label="min size (px)", value=10, min=0, max=100000)
+        self.watershed = CheckBox(text="split touching cells (watershed)", value=False)
+        self.predict_button = PushButton(text="Predict")
+        # --- checkpoints
+        self.model_path = FileEdit(label="model file", mode="r", filter="*.pt")
+        self.load_button = PushButton(text="Load model")
+        self.save_path = FileEdit(label="save as", mode="w", filter="*.pt")
+        self.save_button = PushButton(text="Save model")
+        self.jobs = JobControls("load a model or train one")
+        super().__init__(widgets=[
+            Label(value="<b>Train</b>"), self.source, self.train_image, self.train_labels,
+            Container(widgets=[self.add_pair_button, self.clear_pairs_button], layout="horizontal", labels=False),
+            self.pairs_label, self.dataset, self.epochs, self.steps, self.patch_size, self.model_size,
+            self.classes, self.device, self.autosave, self.train_button, self.readout,
+            Label(value="<b>Predict</b>"), self.predict_image, self.whole_stack, self.probabilities,
+            self.min_size, self.watershed, self.predict_button,
+            Label(value="<b>Model file</b>"), self.model_path, self.load_button, self.save_path, self.save_button,
+            self.jobs])
+        for label in (self.readout, self.pairs_label):  # long readouts wrap instead of widening the dock
+            label.native.setWordWrap(True)
+        self.native.setMaximumWidth(460)
+        self.source.changed.connect(self._source_changed)
+        self.add_pair_button.changed.connect(self.add_pair)
+        self.clear_pairs_button.changed.connect(self.clear_pairs)
+        self.train_button.changed.connect(self.train)
+        self.predict_button.changed.connect(self.predict)
+        self.load_button.changed.connect(self.load)
+        self.save_button.changed.connect(self.save)
+        self.jobs.on_running_changed.append(self._running_changed)
+        viewer.layers.events.inserted.connect(self._refresh)
+        viewer.layers.events.removed.connect(self._refresh)
+        self._source_changed()
+        self._refresh()
+
+    # ----------------------------------------------------------------- helpers
+    def _image_layers(self, _widget=None):
+        from napari.layers import Image
+
+        return [lay for lay in self._viewer.layers if isinstance(lay, Image)]
+
+    def _labels_layers(self, _widget=None):
+        from napari.layers import Labels
+
+        return [lay for lay in self._viewer.layers if isinstance(lay, Labels)]
+
+    def _refresh(self, *_):
+        for combo in (self.train_image, self.train_labels, self.predict_image):
+            combo.reset_choices()
+        self.pairs = [(i, lab) for i, lab in self.pairs
+                      if layer_in_viewer(self._viewer, i) and layer_in_viewer(self._viewer, lab)]
+        self._show_pairs()
+
+    def _source_changed(self, *_):
+        layers = self.source.value == "layer pairs"
+        for w in (self.train_image, self.train_labels, self.add_pair_button, self.clear_pairs_button, self.pairs_label):
+            w.visible = layers
+        self.dataset.visible = not layers
+
+    def _running_changed(self, running: bool):
+        for b in (self.train_button, self.predict_button, self.load_button, self.save_button):
+            b.enabled = not running
+
+    def _show_pairs(self):
+        if self.pairs:
+            self.pairs_label.value = "pairs: " + "; ".join(f"{i.name} + {lab.name}" for i, lab in self.pairs)
+        else:
+            self.pairs_label.value = "pairs: (the selected image + labels)"
+
+    def _error(self, exc: Exception):
+        from napari.utils.notifications import show_error
+
+        show_error(str(exc))
+        self.jobs.set_status(str(exc))
+
+    def _set_model(self, ckpt: dict, origin: str):
+        self.checkpoint = ckpt
+        c = ckpt["config"]
+        h = ckpt.get("history", {})
+        best = max((v for v in h.get("val_ap50", []) if v == v), default=None)
+        self.readout.value = (f"model ({origin}): base {c['base']}, depth {c['depth']}, {c['in_channels']} channel(s), "
+                              f"{c['n_classes']} classes" + (f"; best val AP@0.5 {best:.3f}" if best is not None else ""))
+
+    # ----------------------------------------------------------------- actions
+    def add_pair(self, *_):
+        """Add the selected Image + Labels layers to the training pairs."""
+        img, lab = self.train_image.value, self.train_labels.value
+        if img is None or lab is None:
+            self._error(ValueError("choose an Image and a Labels layer to add as a pair."))
+            return
+        if not any(i is img and la is lab for i, la in self.pairs):
+            self.pairs.append((img, lab))
+        self._show_pairs()
+
+    def clear_pairs(self, *_):
+        self.pairs = []
+        self._show_pairs()
+
+    def _training_data(self):
+        if self.source.value == "dataset folder":
+            path = Path(self.dataset.value)
+            if not str(self.dataset.value) or not path.is_dir():
+                raise ValueError("choose an existing dataset folder.")
+            return path, None
+        pairs = self.pairs or [(self.train_image.value, self.train_labels.value)]
+        data, channel_axis = [], None
+        for img_layer, lab_layer in pairs:
+            image, ch = image_data(img_layer)
+            labels = labels_data(lab_layer)
+            spatial = image.shape if ch is None else image.shape[:-1]
+            if spatial != labels.shape:
+                raise ValueError(f"image {img_layer.name!r} {image.shape} and labels {lab_layer.name!r} "
+                                 f"{labels.shape} do not have the same shape; pick a matching pair.")
+            channel_axis = ch if ch is not None else channel_axis
+            data.append((image.copy(), labels.copy()))  # the user may keep painting while training runs
+        return data, channel_axis
+
+    def train(self, *_):
+        """Start training in a worker; returns the worker (None if the input is invalid)."""
+        from napari_segsuite.core.unet.train import iter_train_unet
+
+        try:
+            data, channel_axis = self._training_data()
+        except ValueError as exc:
+            self._error(exc)
+            return None
+        base, depth = _MODEL_SIZES[self.model_size.value]
+        autosave = str(self.autosave.value)
+        checkpoint = autosave if autosave not in ("", ".") and not Path(autosave).is_dir() else None
+
+        def yielded(event):
+            info = event.info
+            if info.get("epoch_end"):
+                self.readout.value = (f"epoch {info['epoch']}: loss {info['loss']:.4f}, val IoU {info['val_iou']:.3f}, "
+                                      f"val AP@0.5 {info['val_ap50']:.3f}")
+
+        def returned(ckpt):
+            self._set_model(ckpt, "trained")
+
+        return self.jobs.start(iter_train_unet, data, epochs=int(self.epochs.value),
+                               steps_per_epoch=int(self.steps.value), patch_size=int(self.patch_size.value),
+                               base=base, depth=depth, n_classes=int(self.classes.value), device=self.device.value,
+                               channel_axis=channel_axis, checkpoint=checkpoint,
+                               on_yielded=yielded, on_returned=returned)
+
+    def predict(self, *_):
+        """Predict the chosen image (or every plane of a stack) in a worker; returns the worker."""
+        from napari_segsuite.core.unet.infer import iter_predict_unet
+
+        layer = self.predict_image.value
+        try:
+            if self.checkpoint is None:
+                raise ValueError("no model: train one or load a model file first.")
+            image, channel_axis = image_data(layer)
+            spatial_ndim = image.ndim - (1 if channel_axis is not None else 0)
+            if spatial_ndim > 2 and not self.whole_stack.value:
+                from ._layers import current_plane
+
+                plane = current_plane(self._viewer, layer)
+                image = image[plane]
+                spatial_ndim = 2
+        except ValueError as exc:
+            self._error(exc)
+            return None
+        kwargs = spatial_kwargs(layer, spatial_ndim)
+        name = layer.name
+
+        def returned(result):
+            labels, prob = result
+            if self.probabilities.value:
+                self._viewer.add_image(prob, name=f"{name} U-Net probability", colormap="magma",
+                                       contrast_limits=(0.0, 1.0), blending="additive", **kwargs)
+            self._viewer.add_labels(labels, name=f"{name} U-Net", **kwargs)
+            self.jobs.set_status(f"{int(labels.max())} instances")
+
+        return self.jobs.start(iter_predict_unet, self.checkpoint, image, channel_axis=channel_axis,
+                               device=self.device.value, min_size=int(self.min_size.value),
+                               watershed=bool(self.watershed.value), return_probabilities=True,
+                               on_returned=returned)
+
+    def load(self, *_):
+        """Load the model file chosen in ``model_path``."""
+        from napari_segsuite.core.unet.checkpoint import load_checkpoint
+
+        try:
+            ckpt = load_checkpoint(Path(self.model_path.value), kind="unet")
+        except (ValueError, FileNotFoundError) as exc:
+            self._error(exc)
+            return
+        self._set_model(ckpt, Path(self.model_path.value).name)
+        self.jobs.set_status(f"loaded {Path(self.model_path.value).name}")
+
+    def save(self, *_):
+        """Save the current model to ``save_path`` (atomically)."""
+        from napari_segsuite.core.unet.checkpoint import save_checkpoint
+
+        try:
+            if self.checkpoint is None:
+                raise ValueError("no model to save: train or load one first.")
+            path = Path(self.save_path.value)
+            if not str(self.save_path.value) or path.is_dir():
+                raise ValueError("choose a file name to save the model to.")
+            if path.suffix != ".pt":
+                path = path.with_suffix(".pt")
+            ck = self.checkpoint
+            save_checkpoint(path, kind="unet", config=ck["config"], normalization=ck["normalization"],
+                            state_dict=ck["state_dict"], history=ck.get("history"),
+                            **{k: ck[k] for k in ("training", "resume") if k in ck})
+        except (ValueError, OSError) as exc:
+            self._error(exc)
+            return
+        self.jobs.set_status(f"saved {path.name}")
