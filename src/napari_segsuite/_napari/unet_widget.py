@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox)
 
 from ._jobs import JobControls
-from ._layers import image_data, labels_data, layer_in_viewer, spatial_kwargs
+from ._layers import image_data, labels_data, layer_in_viewer, reset_layer_choices, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -96,8 +96,7 @@ class UNetWidget(Container):
         return [lay for lay in self._viewer.layers if isinstance(lay, Labels)]
 
     def _refresh(self, *_):
-        for combo in (self.train_image, self.train_labels, self.predict_image):
-            combo.reset_choices()
+        reset_layer_choices(self.train_image, self.train_labels, self.predict_image)
         self.pairs = [(i, lab) for i, lab in self.pairs
                       if layer_in_viewer(self._viewer, i) and layer_in_viewer(self._viewer, lab)]
         self._show_pairs()

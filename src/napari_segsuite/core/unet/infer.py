@@ -136,6 +136,12 @@ def iter_predict_unet(model, image, *, channel_axis: int | None = None, device="
                       watershed: bool = False, return_probabilities: bool = False, out=None, prob_out=None,
                       amp: bool = True, tiled: bool = True):
     """Generator form of :func:`predict_unet`: yields :class:`Progress` per batch of tiles, returns its result."""
+    if tile_size is not None and (not float(tile_size).is_integer() or tile_size < 1):
+        raise ValueError(f"tile_size must be a positive whole number of pixels (None: default), got {tile_size!r}.")
+    if not float(min_size).is_integer() or min_size < 0:
+        raise ValueError(f"min_size must be a whole number of pixels >= 0, got {min_size!r}.")
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be between 0 and 1 (a probability), got {threshold!r}.")
     net, ckpt, dev = model if isinstance(model, tuple) else load_unet(model, device)
     source = PlaneSource(image, in_channels=net.config["in_channels"], channel_axis=channel_axis)
     normalization = ckpt["normalization"]

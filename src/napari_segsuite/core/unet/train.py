@@ -187,6 +187,16 @@ def iter_train_unet(data, *, epochs: int = 30, steps_per_epoch: int = 25, batch_
         raise ValueError("epochs, steps_per_epoch and batch_size must be at least 1.")
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}.")
+    if patch_size is not None and (not float(patch_size).is_integer() or patch_size < 1):
+        raise ValueError(f"patch_size must be a positive whole number of pixels (None: default), got {patch_size!r}.")
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"the learning rate must be a positive number, got {lr!r}.")
+    if patience < 0:
+        raise ValueError(f"patience must be >= 0 epochs (0: no early stopping), got {patience!r}.")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"the time limit must be positive (None: no limit), got {time_limit!r}.")
+    if min_size < 0:
+        raise ValueError(f"min_size must be >= 0 pixels, got {min_size!r}.")
     start_ckpt = None
     if resume is not None and init is not None:
         raise ValueError("give either resume (continue a training) or init (fine-tune from weights), not both.")
