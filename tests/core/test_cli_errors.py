@@ -267,18 +267,21 @@ def _train_cases(f, out):
                            ["train", kind, f["dataset"], "-o", target, *quick, flag, f[bad]], [target])
 
 
+def _sample_model(name):
+    from napari_segsuite.core.samples import sample_path
+
+    try:
+        path = Path(sample_path(name))
+    except (ValueError, FileNotFoundError):
+        return None
+    return path if path.exists() else None
+
+
 def _model_files(f, d):
     """A working model (the shipped sample) and broken model files."""
     import torch
 
-    from napari_segsuite.core.samples import sample_path
-
-    try:
-        f["model"] = Path(sample_path("unet_nuclei.pt"))
-    except (ValueError, FileNotFoundError):
-        f["model"] = None
-    if f["model"] is not None and not f["model"].exists():
-        f["model"] = None
+    f["model"] = _sample_model("unet_nuclei.pt")
     f["model_code"] = d / "model_code.pt"
     torch.save({"format": "segsuite-model", "version": 1, "kind": "unet",
                 "x": _TouchOnUnpickle(f["pickle_side_effect"])}, f["model_code"])
@@ -302,6 +305,13 @@ def _predict_cases(f, out):
     for bad in ("missing", "corrupt", "empty", "text", "labels", "model_code", "model_foreign", "model_newer",
                 "model_kind", "model_mismatch", "folder_named_tif"):
         yield f"model-{bad}", ["predict", f[bad], f["image"], "-o", target], [target]
+    mrcnn = _sample_model("maskrcnn_nuclei.pt")
+    if mrcnn is not None:
+        for params in (["--min-size", "-1"], ["--tile-size", "0"], ["--tile-size", "-64"], ["--channel-axis", "5"],
+                       ["--device", "cuda:7"]):
+            yield "maskrcnn-param" + "".join(params), ["predict", mrcnn, f["image"], "-o", target, *params], [target]
+        for bad in ("corrupt", "5d", "nan_image", "1d"):
+            yield f"maskrcnn-input-{bad}", ["predict", mrcnn, f[bad], "-o", target], [target]
     if f["model"] is None:
         return
     for bad in BAD_IMAGES:

@@ -226,6 +226,8 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
 
     if not 0.0 <= score_threshold <= 1.0 or not 0.0 < mask_threshold < 1.0:
         raise ValueError("score_threshold must be in [0, 1] and mask_threshold in (0, 1).")
+    if not float(min_size).is_integer() or min_size < 0:
+        raise ValueError(f"min_size must be a whole number of pixels >= 0, got {min_size!r}.")
     model, dev, norm = _resolve_model(model_or_checkpoint, device)
     channels = int(model.segsuite_config["in_channels"])
     arr = np.asarray(image)
