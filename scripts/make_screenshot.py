@@ -22,13 +22,22 @@ def main():
     viewer = napari.Viewer(title="napari-segsuite demo", show=True)
     viewer.window.resize(1500, 950)
     viewer, docked = open_demo_viewer(viewer=viewer)
-    viewer.layers[-1].visible = True
-    viewer.layers[-1].contour = 2
-    if args.widget:
-        dock = viewer.window.dock_widgets.get(f"{args.widget} (napari-segsuite)") if hasattr(
-            viewer.window, "dock_widgets") else None
-        if dock is not None:
-            dock.raise_()
+    # What a user sees after one click on "Predict": the shipped U-Net's instances over the image.
+    from napari_segsuite.core.predict import predict_checkpoint
+    from napari_segsuite.core.samples import sample_path
+
+    image_layer = viewer.layers["nuclei"]
+    labels = predict_checkpoint(sample_path("unet_nuclei.pt"), image_layer.data)
+    pred = viewer.add_labels(labels, name="U-Net prediction", opacity=0.6)
+    pred.contour = 2
+    widget_name = args.widget or "U-Net"
+    from qtpy.QtWidgets import QDockWidget
+
+    native = getattr(docked.get(widget_name), "native", docked.get(widget_name))
+    while native is not None and not isinstance(native, QDockWidget):
+        native = native.parent()
+    if native is not None:
+        native.raise_()
     for _ in range(20):
         QApplication.processEvents()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
