@@ -58,6 +58,32 @@ class JobControls(Container):
         self._stop = threading.Event()
         self.cancelled = False
         self.on_running_changed: list[Callable[[bool], None]] = []
+        # The dock (and with it these Qt widgets) is deleted when the viewer closes, maybe mid-job: then
+        # the job is stopped at its next event and no callback touches a deleted widget or a closed viewer.
+        self._alive = True
+        self.native.destroyed.connect(self._widget_destroyed)
+
+    def _widget_destroyed(self, *_):
+        self._alive = False
+        self.cancelled = True
+        self._stop.set()
+
+    def _guard(self, callback):
+        """Wrap a main-thread callback so it does nothing once the widgets are gone."""
+
+        def guarded(*args):
+            if not self._alive:
+                self._stop.set()
+                return None
+            try:
+                return callback(*args)
+            except RuntimeError as exc:  # "wrapped C/C++ object ... has been deleted"
+                if "deleted" not in str(exc):
+                    raise
+                self._widget_destroyed()
+                return None
+
+        return guarded
 
     @property
     def running(self) -> bool:
@@ -137,11 +163,11 @@ class JobControls(Container):
 
             show_warning(str(warning_args[0]))
 
-        worker.warned.connect(warned)
-        worker.yielded.connect(yielded)
-        worker.returned.connect(returned)
-        worker.errored.connect(errored)
-        worker.finished.connect(finished)
+        worker.warned.connect(self._guard(warned))
+        worker.yielded.connect(self._guard(yielded))
+        worker.returned.connect(self._guard(returned))
+        worker.errored.connect(self._guard(errored))
+        worker.finished.connect(self._guard(finished))
         self._bar.value = 0
         self._bar.max = 0  # busy indicator until the first event
         self._bar.visible = True
