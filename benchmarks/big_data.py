@@ -1,7 +1,7 @@
 """Big-image benchmark: time and peak memory of each stage on an 8192x8192 synthetic nuclei image.
 
     PYTHONPATH=src python benchmarks/big_data.py [--size 8192] [--stages weightmap superpixels unet]
-                                                 [--superpixel-crop 4096]
+                                                 [--superpixel-crop 0]
 
 The image is built by tiling ``synthetic_nuclei((1024, 1024), seed=k)`` fields (at most 16 distinct
 seeds, flipped so neighbours differ), with label offsets so every nucleus keeps its own label. It is
@@ -14,8 +14,8 @@ Stages:
 
 * ``weightmap``: :func:`napari_segsuite.core.unet_weight_map` on the int32 labels (defaults);
 * ``superpixels``: :func:`slic_superpixels` + :func:`merge_superpixels` (hierarchical) on the image,
-  or on its top-left ``--superpixel-crop`` square if smaller than the image (SLIC on 67 Mpx is slow
-  on a shared 2-core machine; the table says which size was used);
+  or on its top-left ``--superpixel-crop`` square if given (SLIC on 67 Mpx takes about a minute on a
+  shared 2-core machine; the table says which size was used);
 * ``unet``: :func:`predict_checkpoint` with the shipped ``unet_nuclei.pt`` sample model (CPU).
 
 Printed per stage: seconds, peak memory (MiB), the peak as a multiple of the stage's uint16 image
@@ -93,11 +93,11 @@ def run_stage(stage: str, data_dir: str, crop: int) -> dict:
         from napari_segsuite.core.superpixels import merge_superpixels, slic_superpixels
 
         image = np.load(os.path.join(data_dir, "image.npy"))
-        if crop < image.shape[0]:
+        if 0 < crop < image.shape[0]:
             image = np.ascontiguousarray(image[:crop, :crop])
         img_bytes = image.nbytes
         info["input"] = f"image {image.shape[0]}x{image.shape[1]} uint16" + (
-            " (crop)" if crop < _full_size(data_dir) else "")
+            " (crop)" if 0 < crop < _full_size(data_dir) else "")
         n_segments = image.size // 500  # ~2,000 superpixels per 1024x1024
         before = _status_kib("VmRSS")
         t0 = time.perf_counter()
@@ -137,8 +137,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=8192, help="image side in pixels (multiple of 1024)")
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
-    parser.add_argument("--superpixel-crop", type=int, default=4096,
-                        help="run superpixels on the top-left crop of this side if smaller than --size")
+    parser.add_argument("--superpixel-crop", type=int, default=0,
+                        help="run superpixels on the top-left crop of this side (0: the whole image)")
     parser.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
