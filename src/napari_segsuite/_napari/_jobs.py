@@ -185,6 +185,13 @@ class JobControls(Container):
             self._status.value = "cancelling..."
             self._stop.set()
 
+    def report(self, exc: BaseException) -> None:
+        """Tell the user about a mistake found before a job starts: a notification and the status line."""
+        from napari.utils.notifications import show_error
+
+        show_error(str(exc))
+        self.set_status(str(exc))
+
     @staticmethod
     def _notify_error(exc: BaseException) -> None:
         from napari.utils.notifications import show_error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["unwrap", "image_data", "labels_data", "spatial_kwargs", "current_plane", "layer_in_viewer",
+__all__ = ["unwrap", "layers_of_type", "image_data", "labels_data", "spatial_kwargs", "current_plane", "layer_in_viewer",
            "reset_layer_choices"]
 
 
@@ -16,31 +16,36 @@ def image_data(layer) -> tuple[np.ndarray, int | None]:
     ValueError
         If ``layer`` is not an Image layer or holds NaN only.
     """
-    from napari.layers import Image
-
-    if layer is None:
-        raise ValueError("choose an Image layer first.")
-    if not isinstance(layer, Image):
-        raise ValueError(f"layer {layer.name!r} is a {type(layer).__name__} layer; choose an Image layer.")
-    data = layer.data
-    if getattr(layer, "multiscale", False):
-        data = data[0]
-    data = np.asarray(data)
+    data = _checked_layer_data(layer, "Image")
     return data, (-1 if layer.rgb else None)
 
 
 def labels_data(layer) -> np.ndarray:
     """Return the array of a Labels layer (checked by the caller with ``core.labels.as_labels``)."""
-    from napari.layers import Labels
+    return _checked_layer_data(layer, "Labels")
+
+
+def _checked_layer_data(layer, kind: str) -> np.ndarray:
+    """The (first-scale) array of ``layer``, or a ValueError saying which kind of layer to choose."""
+    import napari.layers
 
     if layer is None:
-        raise ValueError("choose a Labels layer first.")
-    if not isinstance(layer, Labels):
-        raise ValueError(f"layer {layer.name!r} is a {type(layer).__name__} layer; choose a Labels layer.")
+        raise ValueError(f"choose {'an' if kind == 'Image' else 'a'} {kind} layer first.")
+    if not isinstance(layer, getattr(napari.layers, kind)):
+        article = "an" if kind == "Image" else "a"
+        raise ValueError(f"layer {layer.name!r} is a {type(layer).__name__} layer; choose {article} {kind} layer.")
     data = layer.data
     if getattr(layer, "multiscale", False):
         data = data[0]
     return np.asarray(data)
+
+
+def layers_of_type(viewer, kind: str) -> list:
+    """The viewer's layers of one kind (``"Image"``, ``"Labels"``, ``"Shapes"``, ``"Points"``), in order."""
+    import napari.layers
+
+    cls = getattr(napari.layers, kind)
+    return [layer for layer in viewer.layers if isinstance(layer, cls)]
 
 
 def spatial_kwargs(layer, ndim: int | None = None) -> dict:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, Table
 
 from ._jobs import JobControls
-from ._layers import labels_data, layer_in_viewer, reset_layer_choices, spatial_kwargs
+from ._layers import labels_data, layer_in_viewer, layers_of_type, reset_layer_choices, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -42,9 +42,7 @@ class EvaluateWidget(Container):
         self.metrics: dict | None = None
 
     def _labels_layers(self, _widget=None):
-        from napari.layers import Labels
-
-        return [layer for layer in self._viewer.layers if isinstance(layer, Labels)]
+        return layers_of_type(self._viewer, "Labels")
 
     def _refresh(self, *_):
         reset_layer_choices(self.gt, self.pred)

@@ -9,7 +9,7 @@ from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label
                               SpinBox)
 
 from ._jobs import JobControls
-from ._layers import image_data, labels_data, layer_in_viewer, reset_layer_choices, spatial_kwargs
+from ._layers import image_data, labels_data, layer_in_viewer, layers_of_type, reset_layer_choices, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -102,14 +102,10 @@ class MaskRCNNWidget(Container):
 
     # --- layer choices -------------------------------------------------------------------------------
     def _image_layers(self, _widget=None):
-        from napari.layers import Image
-
-        return [layer for layer in self._viewer.layers if isinstance(layer, Image)]
+        return layers_of_type(self._viewer, "Image")
 
     def _labels_layers(self, _widget=None):
-        from napari.layers import Labels
-
-        return [layer for layer in self._viewer.layers if isinstance(layer, Labels)]
+        return layers_of_type(self._viewer, "Labels")
 
     def _refresh(self, *_):
         reset_layer_choices(self.train_image, self.train_labels, self.image)
@@ -129,10 +125,7 @@ class MaskRCNNWidget(Container):
             button.enabled = not running
 
     def _error(self, exc: Exception) -> None:
-        from napari.utils.notifications import show_error
-
-        show_error(str(exc))
-        self.jobs.set_status(str(exc))
+        self.jobs.report(exc)
 
     def _show_pairs(self):
         self.pairs_label.value = "pairs: " + (", ".join(f"{i.name} / {lab.name}" for i, lab in self.pairs)

@@ -23,7 +23,7 @@ from magicgui.widgets import (
 )
 
 from ._jobs import JobControls
-from ._layers import image_data, labels_data, reset_layer_choices, spatial_kwargs
+from ._layers import image_data, labels_data, layers_of_type, reset_layer_choices, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -101,9 +101,7 @@ class SuperpixelsWidget(Container):
 
     # -- layer choices ----------------------------------------------------------------------------
     def _image_layers(self, _widget=None):
-        from napari.layers import Image
-
-        return [layer for layer in self._viewer.layers if isinstance(layer, Image)]
+        return layers_of_type(self._viewer, "Image")
 
     def _target_layers(self, _widget=None):
         from napari.layers import Labels

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox)
 
 from ._jobs import JobControls
-from ._layers import image_data, labels_data, layer_in_viewer, reset_layer_choices, spatial_kwargs
+from ._layers import image_data, labels_data, layer_in_viewer, layers_of_type, reset_layer_choices, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -86,14 +86,10 @@ class UNetWidget(Container):
 
     # ----------------------------------------------------------------- helpers
     def _image_layers(self, _widget=None):
-        from napari.layers import Image
-
-        return [lay for lay in self._viewer.layers if isinstance(lay, Image)]
+        return layers_of_type(self._viewer, "Image")
 
     def _labels_layers(self, _widget=None):
-        from napari.layers import Labels
-
-        return [lay for lay in self._viewer.layers if isinstance(lay, Labels)]
+        return layers_of_type(self._viewer, "Labels")
 
     def _refresh(self, *_):
         reset_layer_choices(self.train_image, self.train_labels, self.predict_image)
@@ -118,10 +114,7 @@ class UNetWidget(Container):
             self.pairs_label.value = "pairs: (the selected image + labels)"
 
     def _error(self, exc: Exception):
-        from napari.utils.notifications import show_error
-
-        show_error(str(exc))
-        self.jobs.set_status(str(exc))
+        self.jobs.report(exc)
 
     def _set_model(self, ckpt: dict, origin: str):
         self.checkpoint = ckpt

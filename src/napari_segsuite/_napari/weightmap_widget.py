@@ -8,7 +8,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton
 
 from ._jobs import JobControls
-from ._layers import labels_data, reset_layer_choices, spatial_kwargs
+from ._layers import labels_data, layers_of_type, reset_layer_choices, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -65,9 +65,7 @@ class WeightMapWidget(Container):
         self._refresh()
 
     def _labels_layers(self, _widget=None):
-        from napari.layers import Labels
-
-        return [layer for layer in self._viewer.layers if isinstance(layer, Labels)]
+        return layers_of_type(self._viewer, "Labels")
 
     def _refresh(self, *_):
         reset_layer_choices(self.labels_layer)
