@@ -19,7 +19,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["SuperpixelGraph", "MERGE_MODES", "adjusted_rand_index", "neighbour_offsets"]
+__all__ = ["SuperpixelGraph", "MERGE_MODES", "adjusted_rand_index", "neighbour_offsets", "bands", "take_in_bands"]
 
 #: merge modes understood by :meth:`SuperpixelGraph.partition`
 MERGE_MODES = ("hierarchical", "threshold", "boundary", "ncut")
@@ -58,18 +58,36 @@ def _shifted(arr: np.ndarray, offset, first: bool) -> np.ndarray:
     return arr[tuple(index)]
 
 
-def _pairs(labels: np.ndarray, values: np.ndarray, connectivity: int):
-    """Label pairs (lo, hi) and value distances of neighbouring pixels with different labels."""
+#: pixels per band when the image is processed in bands along its first axis (a few MiB of work each)
+BAND_PIXELS = 1 << 21
+
+
+def bands(shape, band_pixels: int = BAND_PIXELS):
+    """Slices ``(start, stop)`` along the first axis of ``shape`` holding about ``band_pixels`` pixels each."""
+    inner = int(np.prod(shape[1:], dtype=np.int64))
+    rows = max(1, band_pixels // max(inner, 1))
+    return [(start, min(start + rows, shape[0])) for start in range(0, shape[0], rows)]
+
+
+def _band_pairs(labels: np.ndarray, values: np.ndarray, start: int, stop: int, offsets):
+    """Label pairs (lo, hi) and value distances of the neighbouring pixel pairs whose first pixel lies
+    in rows ``start:stop`` of the first axis (the pair's second pixel may be in row ``stop``)."""
+    ext_stop = min(stop + 1, labels.shape[0])
+    ext_labels = labels[start:ext_stop]
+    ext_values = values[start:ext_stop].astype(np.float64, copy=False)
+    rows = stop - start
     lo_parts, hi_parts, dist_parts = [], [], []
-    for off in neighbour_offsets(labels.ndim, connectivity):
-        if any(o and n < 2 for o, n in zip(off, labels.shape)):
-            continue
-        a, b = _shifted(labels, off, True), _shifted(labels, off, False)
+    for off in offsets:
+        # offsets never step backwards along axis 0: with off[0] == 0 both pixels are in the band,
+        # with off[0] == 1 the first pixel is in the band and the second one row further on.
+        lab = ext_labels if off[0] else ext_labels[:rows]
+        val = ext_values if off[0] else ext_values[:rows]
+        a, b = _shifted(lab, off, True), _shifted(lab, off, False)
         differ = a != b
         la, lb = a[differ], b[differ]
         keep = (la > 0) & (lb > 0)  # 0 is outside the mask: not a region
-        va = _shifted(values, off, True)[differ][keep]
-        vb = _shifted(values, off, False)[differ][keep]
+        va = _shifted(val, off, True)[differ][keep]
+        vb = _shifted(val, off, False)[differ][keep]
         la, lb = la[keep], lb[keep]
         lo_parts.append(np.minimum(la, lb))
         hi_parts.append(np.maximum(la, lb))
@@ -80,15 +98,70 @@ def _pairs(labels: np.ndarray, values: np.ndarray, connectivity: int):
     return np.concatenate(lo_parts), np.concatenate(hi_parts), np.concatenate(dist_parts)
 
 
+def _graph_statistics(superpixels: np.ndarray, values: np.ndarray, n: int, connectivity: int,
+                      band_pixels: int = BAND_PIXELS):
+    """Region counts and sums, edge codes ``lo * (n + 1) + hi`` and boundary sums/counts, band by band.
+
+    Only one band of pixel pairs (and of float64 values) exists at a time; the per-band edge lists are
+    reduced with :func:`numpy.unique` (or a dense table when ``(n + 1)**2`` is small) and added up.
+    """
+    ndim = superpixels.ndim
+    offsets = [off for off in neighbour_offsets(ndim, connectivity)
+               if not any(o and size < 2 for o, size in zip(off, superpixels.shape))]
+    n_channels = values.shape[-1]
+    counts = np.zeros(n + 1, np.float64)
+    sums = np.zeros((n + 1, n_channels), np.float64)
+    dense = (n + 1) ** 2 <= 2**24  # a dense table of all pairs is cheaper than sorting the codes
+    if dense:
+        pair_count = np.zeros((n + 1) ** 2, np.int64)
+        pair_sum = np.zeros((n + 1) ** 2, np.float64)
+    codes_parts, sum_parts, count_parts = [], [], []
+    for start, stop in bands(superpixels.shape, band_pixels):
+        flat = superpixels[start:stop].ravel()
+        band_values = values[start:stop].reshape(-1, n_channels)
+        counts += np.bincount(flat, minlength=n + 1)
+        for c in range(n_channels):
+            sums[:, c] += np.bincount(flat, weights=band_values[:, c], minlength=n + 1)
+        lo, hi, dist = _band_pairs(superpixels, values, start, stop, offsets)
+        codes = lo.astype(np.int64) * (n + 1) + hi
+        if dense:
+            pair_count += np.bincount(codes, minlength=(n + 1) ** 2)
+            pair_sum += np.bincount(codes, weights=dist, minlength=(n + 1) ** 2)
+        elif codes.size:
+            uniq, inverse = np.unique(codes, return_inverse=True)
+            codes_parts.append(uniq)
+            sum_parts.append(np.bincount(inverse, weights=dist, minlength=uniq.size))
+            count_parts.append(np.bincount(inverse, minlength=uniq.size))
+    if dense:
+        uniq = np.flatnonzero(pair_count)
+        return counts, sums, uniq, pair_sum[uniq], pair_count[uniq].astype(np.float64)
+    if not codes_parts:
+        return counts, sums, np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.float64)
+    uniq, inverse = np.unique(np.concatenate(codes_parts), return_inverse=True)
+    boundary_sum = np.bincount(inverse, weights=np.concatenate(sum_parts), minlength=uniq.size)
+    boundary_count = np.bincount(inverse, weights=np.concatenate(count_parts), minlength=uniq.size)
+    return counts, sums, uniq, boundary_sum, boundary_count
+
+
+def take_in_bands(lut: np.ndarray, labels: np.ndarray, band_pixels: int = BAND_PIXELS) -> np.ndarray:
+    """``lut[labels]`` written band by band (no image-sized intp index array), in ``lut``'s dtype."""
+    out = np.empty(labels.shape, dtype=lut.dtype)
+    for start, stop in bands(labels.shape, band_pixels):
+        np.take(lut, labels[start:stop], out=out[start:stop], mode="clip")  # clip: unbuffered
+    return out
+
+
 class SuperpixelGraph:
     """Region adjacency graph of superpixels with cached merge orders.
 
     Parameters
     ----------
     values : numpy.ndarray
-        Float image with channels last, shape ``superpixels.shape + (C,)`` (C >= 1).
+        Image with channels last, shape ``superpixels.shape + (C,)`` (C >= 1), any real dtype
+        (converted to float64 one band of rows at a time, never as a whole).
     superpixels : numpy.ndarray
-        Integer labels numbered 1..n (0 = outside the mask, not part of the graph).
+        Integer labels numbered 1..n (0 = outside the mask, not part of the graph). The graph keeps
+        a reference (no copy): do not modify the array afterwards.
     connectivity : int
         Pixels are neighbours when they differ by one step along at most this many axes (2: the
         diagonals of a plane too, as scikit-image's ``rag_mean_color``).
@@ -118,23 +191,8 @@ class SuperpixelGraph:
         self.superpixels = superpixels
         n = int(superpixels.max())
         self.n_regions = n
-        flat = superpixels.ravel()
-        values2 = values.reshape(-1, values.shape[-1])
-        self.counts = np.bincount(flat, minlength=n + 1).astype(np.float64)
-        self.sums = np.stack(
-            [np.bincount(flat, weights=values2[:, c], minlength=n + 1) for c in range(values2.shape[1])], axis=1
-        )
-        lo, hi, dist = _pairs(superpixels, values, min(connectivity, superpixels.ndim))
-        codes = lo.astype(np.int64) * (n + 1) + hi
-        if (n + 1) ** 2 <= 2**24:  # a dense table of all pairs is cheaper than sorting the codes
-            pair_count = np.bincount(codes, minlength=(n + 1) ** 2)
-            uniq = np.flatnonzero(pair_count)
-            self.boundary_count = pair_count[uniq].astype(np.float64)
-            self.boundary_sum = np.bincount(codes, weights=dist, minlength=(n + 1) ** 2)[uniq]
-        else:
-            uniq, inverse = np.unique(codes, return_inverse=True)
-            self.boundary_sum = np.bincount(inverse, weights=dist, minlength=uniq.size)
-            self.boundary_count = np.bincount(inverse, minlength=uniq.size).astype(np.float64)
+        self.counts, self.sums, uniq, self.boundary_sum, self.boundary_count = _graph_statistics(
+            superpixels, values, n, min(connectivity, superpixels.ndim))
         self.edges = np.stack([uniq // (n + 1), uniq % (n + 1)], axis=1).astype(np.int64)
         means = self.means
         u, v = self.edges[:, 0], self.edges[:, 1]
@@ -231,7 +289,7 @@ class SuperpixelGraph:
 
     def merge(self, threshold: float, mode: str = "hierarchical") -> np.ndarray:
         """Merged labels (int32, from 1; 0 only outside the mask) at ``threshold``."""
-        return self.partition(threshold, mode)[self.superpixels]
+        return take_in_bands(self.partition(threshold, mode), self.superpixels)
 
     def _components(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         n = self.n_regions + 1

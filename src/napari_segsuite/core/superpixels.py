@@ -11,13 +11,14 @@ import numpy as np
 
 from .labels import check_same_shape
 from .progress import Progress
-from .rag import MERGE_MODES, SuperpixelGraph
+from .progress import run
+from .rag import MERGE_MODES, SuperpixelGraph, bands, take_in_bands
 
 __all__ = ["slic_superpixels", "build_graph", "merge_superpixels", "iter_superpixels", "MERGE_MODES"]
 
 
 def _channels_last(image, channel_axis, name: str = "image") -> np.ndarray:
-    """Validate ``image`` and return a float64 array of shape ``spatial + (C,)``.
+    """Validate ``image`` and return it (a view, any real dtype) with shape ``spatial + (C,)``.
 
     Raises a ValueError for: wrong dimensionality, an RGB-looking array without ``channel_axis``,
     a non-numeric dtype, infinite values, and images too small to hold a superpixel.
@@ -45,16 +46,22 @@ def _channels_last(image, channel_axis, name: str = "image") -> np.ndarray:
             raise ValueError(f"{name}: channel_axis={channel_axis} is out of range for shape {arr.shape}.") from None
     if arr.size == 0:
         raise ValueError(f"{name}: the image is empty (shape {arr.shape}).")
-    return arr.astype(np.float64, copy=False)
+    return arr
 
 
 def _check_finite(values: np.ndarray, mask, name: str = "image") -> np.ndarray:
-    """Refuse NaN/inf inside the mask; fill them with 0 outside it (they are never looked at)."""
-    if np.isfinite(values.sum()):  # one fast pass; NaN/inf (or an overflow) falls through to the exact check
+    """Refuse NaN/inf inside the mask; fill them with 0 outside it (they are never looked at).
+
+    ``mask`` may be a callable returning the mask, so that it is only made when needed.
+    """
+    # one fast pass; NaN/inf (or an overflow) falls through to the exact check
+    if values.dtype.kind != "f" or np.isfinite(values.sum(dtype=np.float64)):
         return values
     bad = ~np.isfinite(values).all(axis=-1)
     if not bad.any():
         return values
+    if callable(mask):
+        mask = mask()
     if mask is None or np.any(bad & mask):
         inside = int(bad.sum() if mask is None else (bad & mask).sum())
         raise ValueError(
@@ -98,7 +105,7 @@ def _check_threshold(threshold) -> float:
 
 
 def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, channel_axis=None, mask=None,
-                     spacing=None, max_num_iter: int = 10) -> np.ndarray:
+                     spacing=None, max_num_iter: int = 10, tile_size=None) -> np.ndarray:
     """Cut an image into SLIC superpixels (k-means in colour + space).
 
     Parameters
@@ -119,6 +126,10 @@ def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, c
         Pixel spacing along each spatial axis (for anisotropic 3D stacks).
     max_num_iter : int, optional
         k-means iterations.
+    tile_size : int or None, optional
+        Side in pixels of the tiles SLIC runs on one at a time (rounded to multiples of the
+        superpixel grid step). ``None`` (default) tiles 2D images of more than 8 Mpx (tiles of
+        about 1448 x 1448) and runs smaller images and all 3D stacks whole; ``0`` never tiles.
 
     Returns
     -------
@@ -129,7 +140,8 @@ def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, c
     ------
     ValueError
         If ``n_segments <= 0`` or ``compactness <= 0``, the mask is empty or of another shape, the
-        image has NaN pixels inside the mask, is RGB without ``channel_axis``, or has a bad shape.
+        image has NaN pixels inside the mask, is RGB without ``channel_axis``, or has a bad shape,
+        or ``tile_size`` is negative.
 
     Notes
     -----
@@ -138,6 +150,12 @@ def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, c
     are then clustered in CIELAB (L in 0..100), as scikit-image does; every other image is treated as
     if its range were 0..100, so one compactness (10 by default) behaves alike on RGB, uint8, uint16
     and float data (scikit-image's own compactness for such images is ours / 100).
+
+    Tiled runs hold the int32 output plus one tile's work arrays instead of scikit-image's ~70 bytes
+    per pixel. Tile sides are multiples of the grid step ``(pixels / n_segments) ** (1 / ndim)``, so
+    seams fall where a whole-image run's initial grid cells meet; each tile gets superpixels in
+    proportion to its area and sees the whole image's colour scale (see
+    :mod:`napari_segsuite.core.slic_tiles`). Superpixels never cross a seam; merging joins them again.
 
     References
     ----------
@@ -152,13 +170,15 @@ def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, c
     >>> int(sp.min()), sp.dtype.name
     (1, 'int32')
     """
-    values, m, spacing = _slic_inputs(image, n_segments, compactness, channel_axis, mask, spacing)
-    return _slic(values, m, spacing, n_segments, compactness, channel_axis, max_num_iter)
+    values, m, spacing = _slic_inputs(image, n_segments, compactness, channel_axis, mask, spacing, tile_size)
+    return run(_iter_slic(values, m, spacing, n_segments, compactness, channel_axis, max_num_iter, tile_size))
 
 
-def _slic_inputs(image, n_segments, compactness, channel_axis, mask, spacing):
+def _slic_inputs(image, n_segments, compactness, channel_axis, mask, spacing, tile_size=None):
     """Check every SLIC input and return ``(values, mask, spacing)``; run before any work starts."""
     _check_slic_parameters(n_segments, compactness)
+    if tile_size is not None and (not np.isscalar(tile_size) or not np.isfinite(tile_size) or tile_size < 0):
+        raise ValueError(f"tile_size must be a number of pixels >= 0 (0: never tile) or None, got {tile_size!r}.")
     values = _channels_last(image, channel_axis)
     spatial = values.shape[:-1]
     m = _check_mask(mask, spatial)
@@ -173,8 +193,17 @@ def _slic_inputs(image, n_segments, compactness, channel_axis, mask, spacing):
     return values, m, spacing
 
 
-def _slic(values, m, spacing, n_segments, compactness, channel_axis, max_num_iter) -> np.ndarray:
-    """SLIC on inputs checked by :func:`_slic_inputs`."""
+def _use_tiles(spatial, tile_size) -> bool:
+    if tile_size is None:
+        from .slic_tiles import AUTO_TILE_PIXELS
+
+        return len(spatial) == 2 and int(np.prod(spatial, dtype=np.int64)) > AUTO_TILE_PIXELS
+    return tile_size > 0
+
+
+def _iter_slic(values, m, spacing, n_segments, compactness, channel_axis, max_num_iter, tile_size=None):
+    """Generator of SLIC on inputs checked by :func:`_slic_inputs`: yields ``(tiles done, tiles)``,
+    returns the int32 labels."""
     from skimage.segmentation import slic
 
     n_channels = values.shape[-1]
@@ -182,24 +211,36 @@ def _slic(values, m, spacing, n_segments, compactness, channel_axis, max_num_ite
     # scikit-image rescales the image to 0..1 (one scale for all channels); RGB then goes to CIELAB
     # (L in 0..100). Scaling the compactness puts every other image on the same 0..100 footing.
     slic_compactness = float(compactness) if rgb else float(compactness) / 100.0
-    labels = slic(values, n_segments=int(n_segments), compactness=slic_compactness, channel_axis=-1,
+    if _use_tiles(values.shape[:-1], tile_size):
+        from .slic_tiles import iter_slic_tiles
+
+        return (yield from iter_slic_tiles(values, m, spacing, int(n_segments), slic_compactness, rgb,
+                                           max_num_iter, tile_size or None))
+    yield 0, 1
+    labels = slic(values.astype(np.float64, copy=False), n_segments=int(n_segments), compactness=slic_compactness, channel_axis=-1,
                   convert2lab=rgb, mask=m, spacing=spacing, start_label=1, max_num_iter=max_num_iter,
                   enforce_connectivity=True)
     labels = np.asarray(labels, dtype=np.int32)
     if m is not None:
         labels[~m] = 0
-    return _sequential(labels)
+    labels = _sequential(labels)
+    yield 1, 1
+    return labels
 
 
 def _sequential(labels: np.ndarray) -> np.ndarray:
-    """Renumber positive labels 1..N in order, keep 0; int32."""
+    """Renumber positive labels 1..N in order, keep 0; int32. Already int32 and numbered 1..N: returned
+    as is (no copy). Works band by band (no image-sized temporaries besides the output)."""
     top = int(labels.max())
     present = np.zeros(top + 1, dtype=bool)
-    present[labels.ravel()] = True
+    for start, stop in bands(labels.shape):
+        present[labels[start:stop].ravel()] = True
     present[0] = False
+    if labels.dtype == np.int32 and present[1:].all():
+        return labels
     lut = np.zeros(top + 1, dtype=np.int32)
     lut[present] = np.arange(1, int(present.sum()) + 1, dtype=np.int32)
-    return lut[labels]
+    return take_in_bands(lut, labels)
 
 
 def build_graph(image, superpixels, channel_axis=None) -> SuperpixelGraph:
@@ -217,7 +258,9 @@ def build_graph(image, superpixels, channel_axis=None) -> SuperpixelGraph:
     Returns
     -------
     SuperpixelGraph
-        Call ``graph.merge(threshold, mode)`` for merged labels at any threshold.
+        Call ``graph.merge(threshold, mode)`` for merged labels at any threshold. It keeps a
+        reference to ``superpixels`` when they are already int32 numbered 1..N (no copy of a big
+        image); do not modify them afterwards.
 
     Raises
     ------
@@ -242,8 +285,8 @@ def build_graph(image, superpixels, channel_axis=None) -> SuperpixelGraph:
         raise ValueError("superpixels: labels must be >= 0 (0 = outside the mask).")
     if not sp.any():
         raise ValueError("superpixels: every label is 0; compute superpixels first.")
-    values = _check_finite(values, sp > 0)
-    return SuperpixelGraph(values, _sequential(sp.astype(np.int64, copy=False)).astype(np.int32))
+    values = _check_finite(values, lambda: sp > 0)
+    return SuperpixelGraph(values, _sequential(sp))
 
 
 def merge_superpixels(image, superpixels, threshold: float, mode: str = "hierarchical", channel_axis=None):
@@ -306,12 +349,12 @@ def merge_superpixels(image, superpixels, threshold: float, mode: str = "hierarc
 
 
 def iter_superpixels(image, n_segments=1000, compactness=10.0, channel_axis=None, mask=None, spacing=None,
-                     merge_threshold=None, mode="hierarchical"):
+                     merge_threshold=None, mode="hierarchical", tile_size=None):
     """Progress generator: superpixels, graph, and (if ``merge_threshold`` is given) merged labels.
 
     Yields :class:`~napari_segsuite.core.progress.Progress`; returns ``(superpixels, graph, merged)``
     (``merged`` is None without a threshold). Parameters as in :func:`slic_superpixels` and
-    :func:`merge_superpixels`.
+    :func:`merge_superpixels`; a tiled SLIC reports one step per tile.
     """
     from .rag import _check_mode
 
@@ -320,16 +363,26 @@ def iter_superpixels(image, n_segments=1000, compactness=10.0, channel_axis=None
     if merge_threshold is not None:
         _check_threshold(merge_threshold)
     # Every input is checked before the first event: a user error never follows a progress line.
-    values, m, checked_spacing = _slic_inputs(image, n_segments, compactness, channel_axis, mask, spacing)
-    total = 3 if merge_threshold is not None else 2
-    yield Progress(0, total, "computing superpixels...")
-    sp = _slic(values, m, checked_spacing, n_segments, compactness, channel_axis, 10)
+    values, m, checked_spacing = _slic_inputs(image, n_segments, compactness, channel_axis, mask, spacing,
+                                              tile_size)
+    slic_steps = _iter_slic(values, m, checked_spacing, n_segments, compactness, channel_axis, 10, tile_size)
+    done, n_tiles = next(slic_steps)
+    total = n_tiles + (2 if merge_threshold is not None else 1)
+    yield Progress(0, total, "computing superpixels..." if n_tiles == 1 else f"superpixels in {n_tiles} tiles...")
+    while True:
+        try:
+            done, _ = next(slic_steps)
+        except StopIteration as stop:
+            sp = stop.value
+            break
+        if done < n_tiles:
+            yield Progress(done, total, f"superpixels: tile {done + 1} of {n_tiles}...")
     del values
-    yield Progress(1, total, f"{int(sp.max())} superpixels; building the graph...")
+    yield Progress(n_tiles, total, f"{int(sp.max())} superpixels; building the graph...")
     graph = build_graph(image, sp, channel_axis=channel_axis)
     merged = None
     if merge_threshold is not None:
-        yield Progress(2, total, "merging...")
+        yield Progress(n_tiles + 1, total, "merging...")
         merged = graph.merge(merge_threshold, mode)
     yield Progress(total, total, f"{int(sp.max())} superpixels" +
                    (f" -> {int(merged.max())} regions" if merged is not None else ""))
