@@ -62,8 +62,16 @@ def _shifted(arr: np.ndarray, offset, first: bool) -> np.ndarray:
 BAND_PIXELS = 1 << 21
 
 
-def bands(shape, band_pixels: int = BAND_PIXELS):
-    """Slices ``(start, stop)`` along the first axis of ``shape`` holding about ``band_pixels`` pixels each."""
+def bands(shape, band_pixels: int | None = None):
+    """``(start, stop)`` row ranges along the first axis of ``shape``, about ``band_pixels`` pixels each
+    (:data:`BAND_PIXELS` if None).
+
+    Examples
+    --------
+    >>> bands((5, 4), band_pixels=8)
+    [(0, 2), (2, 4), (4, 5)]
+    """
+    band_pixels = BAND_PIXELS if band_pixels is None else band_pixels
     inner = int(np.prod(shape[1:], dtype=np.int64))
     rows = max(1, band_pixels // max(inner, 1))
     return [(start, min(start + rows, shape[0])) for start in range(0, shape[0], rows)]
@@ -99,7 +107,7 @@ def _band_pairs(labels: np.ndarray, values: np.ndarray, start: int, stop: int, o
 
 
 def _graph_statistics(superpixels: np.ndarray, values: np.ndarray, n: int, connectivity: int,
-                      band_pixels: int = BAND_PIXELS):
+                      band_pixels: int | None = None):
     """Region counts and sums, edge codes ``lo * (n + 1) + hi`` and boundary sums/counts, band by band.
 
     Only one band of pixel pairs (and of float64 values) exists at a time; the per-band edge lists are
@@ -143,7 +151,7 @@ def _graph_statistics(superpixels: np.ndarray, values: np.ndarray, n: int, conne
     return counts, sums, uniq, boundary_sum, boundary_count
 
 
-def take_in_bands(lut: np.ndarray, labels: np.ndarray, band_pixels: int = BAND_PIXELS) -> np.ndarray:
+def take_in_bands(lut: np.ndarray, labels: np.ndarray, band_pixels: int | None = None) -> np.ndarray:
     """``lut[labels]`` written band by band (no image-sized intp index array), in ``lut``'s dtype."""
     out = np.empty(labels.shape, dtype=lut.dtype)
     for start, stop in bands(labels.shape, band_pixels):

@@ -94,6 +94,7 @@ def iter_slic_tiles(values: np.ndarray, mask, spacing, n_segments: int, compactn
         Tile side in pixels (rounded to multiples of the grid step, at least one step); None gives
         tiles of about :data:`TILE_PIXELS` pixels.
     """
+    from skimage import measure
     from skimage.color import rgb2lab
     from skimage.segmentation import slic
 
@@ -134,6 +135,9 @@ def iter_slic_tiles(values: np.ndarray, mask, spacing, n_segments: int, compactn
         tile_labels = np.asarray(tile_labels, dtype=np.int32)
         if tile_mask is not None:
             tile_labels[~tile_mask] = 0
+            # scikit-image merges a mask island too small to be a superpixel into a label it does not
+            # touch (the mask cut at a tile edge makes such islands): give every piece its own label
+            tile_labels = measure.label(tile_labels, background=0, connectivity=1).astype(np.int32)
         present = np.zeros(int(tile_labels.max()) + 1, bool)
         present[tile_labels.ravel()] = True
         present[0] = False

@@ -177,7 +177,8 @@ def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, c
 def _slic_inputs(image, n_segments, compactness, channel_axis, mask, spacing, tile_size=None):
     """Check every SLIC input and return ``(values, mask, spacing)``; run before any work starts."""
     _check_slic_parameters(n_segments, compactness)
-    if tile_size is not None and (not np.isscalar(tile_size) or not np.isfinite(tile_size) or tile_size < 0):
+    if tile_size is not None and (isinstance(tile_size, bool) or not isinstance(tile_size, (int, float, np.number))
+                                  or not np.isfinite(tile_size) or tile_size < 0):
         raise ValueError(f"tile_size must be a number of pixels >= 0 (0: never tile) or None, got {tile_size!r}.")
     values = _channels_last(image, channel_axis)
     spatial = values.shape[:-1]
