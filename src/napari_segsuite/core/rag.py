@@ -336,7 +336,8 @@ class SuperpixelGraph:
         eu, ev = self.edges[:, 0].copy(), self.edges[:, 1].copy()
         bsum, bcount = self.boundary_sum.copy(), self.boundary_count.copy()
         boundary = mode == "boundary"
-        weight = (bsum / np.maximum(bcount, 1)) if boundary else self.colour_distance.copy()
+        lowest = _BlockMinimum((bsum / np.maximum(bcount, 1)) if boundary else self.colour_distance)
+        weight = lowest.values  # written in place; lowest.refresh(ids) after each merge
         sums, counts = self.sums.copy(), self.counts.copy()
         # edge ids incident to each node (stale entries are skipped: dead edges have weight inf)
         ends = np.concatenate([eu, ev])
@@ -344,11 +345,12 @@ class SuperpixelGraph:
         bounds = np.searchsorted(ends[order], np.arange(n + 2))
         edge_of = np.concatenate([np.arange(n_edges), np.arange(n_edges)])[order]
         incident = [edge_of[bounds[i]: bounds[i + 1]] for i in range(n + 1)]
+        no_edges = np.zeros(0, np.int64)
         tree_id = np.arange(n + 1)  # dendrogram id of the region each representative node stands for
         next_id = n + 1
         inf = np.inf
         while n_edges:
-            i = int(np.argmin(weight))
+            i = lowest.argmin()
             w = float(weight[i])
             if w == inf:
                 break
@@ -365,6 +367,7 @@ class SuperpixelGraph:
             ev[from_v] = np.where(ev[from_v] == v, u, ev[from_v])
             cand = np.concatenate([incident[u], from_v])
             cand = cand[weight[cand] != inf]
+            written = cand  # every weight this merge changes is one of these edges
             other = np.where(eu[cand] == u, ev[cand], eu[cand])
             loop = other == u  # the merged edge itself
             weight[cand[loop]] = inf
@@ -379,12 +382,40 @@ class SuperpixelGraph:
                 dead[first] = False
                 weight[cand[dead]] = inf
             incident[u] = keep
-            incident[v] = keep[:0]
+            incident[v] = no_edges  # (a view such as keep[:0] would keep every merge's array alive)
             if boundary:
                 weight[keep] = bsum[keep] / np.maximum(bcount[keep], 1)
             else:
                 diff = sums[nbr] / counts[nbr, None] - sums[u] / counts[u]
                 weight[keep] = np.sqrt((diff * diff).sum(axis=1))
+            lowest.refresh(written)
+
+
+class _BlockMinimum:
+    """``argmin`` of a float array that changes at a few places per step, without scanning it all.
+
+    The array is cut into blocks of about ``sqrt(size)`` entries whose minima are kept; after writing
+    into ``values``, call :meth:`refresh` with the written indices. :meth:`argmin` returns the same
+    index as ``numpy.argmin(values)`` (the first of equal minima).
+    """
+
+    def __init__(self, values: np.ndarray):
+        n = values.size
+        self.block = max(64, int(np.sqrt(n)))
+        n_blocks = max(1, -(-n // self.block))
+        self._padded = np.full(n_blocks * self.block, np.inf)
+        self._padded[:n] = values
+        self.values = self._padded[:n]
+        self._blocks = self._padded.reshape(n_blocks, self.block)
+        self._block_min = self._blocks.min(axis=1)
+
+    def argmin(self) -> int:
+        b = int(np.argmin(self._block_min))
+        return b * self.block + int(np.argmin(self._blocks[b]))
+
+    def refresh(self, written: np.ndarray) -> None:
+        touched = np.unique(written // self.block)
+        self._block_min[touched] = self._blocks[touched].min(axis=1)
 
 
 def _check_mode(mode: str) -> None:
