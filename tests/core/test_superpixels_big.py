@@ -269,3 +269,46 @@ def test_bad_tile_size(tile_size):
     image, _ = synthetic_nuclei((64, 64), n_nuclei=5, seed=0)
     with pytest.raises(ValueError, match="tile_size"):
         slic_superpixels(image, n_segments=20, tile_size=tile_size)
+
+
+def test_block_minimum_argmin_equals_numpy_under_updates_and_ties():
+    from napari_segsuite.core.rag import _BlockMinimum
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 50, 5000).astype(np.float64)  # many ties: the first minimum must win
+    lowest = _BlockMinimum(values)
+    reference = values.copy()
+    for _ in range(300):
+        i = lowest.argmin()
+        assert i == int(np.argmin(reference))
+        written = np.unique(np.append(rng.integers(0, values.size, rng.integers(1, 12)), i))
+        new = rng.integers(0, 80, written.size).astype(np.float64)
+        new[-1 if written[-1] == i else 0] = np.inf
+        lowest.values[written] = new
+        reference[written] = new
+        lowest.refresh(written)
+
+
+class _FullScanMinimum:
+    """Reference for _BlockMinimum: numpy.argmin over every edge at each merge (the former way)."""
+
+    def __init__(self, values):
+        self.values = np.array(values, dtype=np.float64)
+
+    def argmin(self):
+        return int(np.argmin(self.values))
+
+    def refresh(self, written):
+        pass
+
+
+@pytest.mark.parametrize("mode", ["hierarchical", "boundary"])
+def test_merge_order_equals_full_scan_reference(monkeypatch, mode):
+    image, _ = synthetic_nuclei((384, 384), n_nuclei=40, seed=9)
+    sp = slic_superpixels(image, n_segments=1200)
+    fast = build_graph(image, sp)._dendrogram(mode)
+    monkeypatch.setattr(rag, "_BlockMinimum", _FullScanMinimum)
+    reference = build_graph(image, sp)._dendrogram(mode)
+    assert len(fast[0]) == int(sp.max()) - 1  # one connected image: everything merges at last
+    np.testing.assert_array_equal(fast[0], reference[0])
+    np.testing.assert_array_equal(fast[1], reference[1])
