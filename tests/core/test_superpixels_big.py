@@ -271,9 +271,10 @@ def test_bad_tile_size(tile_size):
         slic_superpixels(image, n_segments=20, tile_size=tile_size)
 
 
-def test_block_minimum_argmin_equals_numpy_under_updates_and_ties():
+def test_block_minimum_argmin_equals_numpy_under_updates_and_ties(monkeypatch):
     from napari_segsuite.core.rag import _BlockMinimum
 
+    monkeypatch.setattr(_BlockMinimum, "full_scan", 0)  # blocks even for this small array
     rng = np.random.default_rng(3)
     values = rng.integers(0, 50, 5000).astype(np.float64)  # many ties: the first minimum must win
     lowest = _BlockMinimum(values)
@@ -306,6 +307,7 @@ class _FullScanMinimum:
 def test_merge_order_equals_full_scan_reference(monkeypatch, mode):
     image, _ = synthetic_nuclei((384, 384), n_nuclei=40, seed=9)
     sp = slic_superpixels(image, n_segments=1200)
+    monkeypatch.setattr(rag._BlockMinimum, "full_scan", 0)  # blocks even for these ~3,500 edges
     fast = build_graph(image, sp)._dendrogram(mode)
     monkeypatch.setattr(rag, "_BlockMinimum", _FullScanMinimum)
     reference = build_graph(image, sp)._dendrogram(mode)

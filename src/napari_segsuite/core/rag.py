@@ -120,9 +120,7 @@ def _graph_statistics(superpixels: np.ndarray, values: np.ndarray, n: int, conne
     counts = np.zeros(n + 1, np.float64)
     sums = np.zeros((n + 1, n_channels), np.float64)
     dense = (n + 1) ** 2 <= 2**24  # a dense table of all pairs is cheaper than sorting the codes
-    if dense:
-        pair_count = np.zeros((n + 1) ** 2, np.int64)
-        pair_sum = np.zeros((n + 1) ** 2, np.float64)
+    pair_count = pair_sum = None
     codes_parts, sum_parts, count_parts = [], [], []
     for start, stop in bands(superpixels.shape, band_pixels):
         flat = superpixels[start:stop].ravel()
@@ -133,8 +131,15 @@ def _graph_statistics(superpixels: np.ndarray, values: np.ndarray, n: int, conne
         lo, hi, dist = _band_pairs(superpixels, values, start, stop, offsets)
         codes = lo.astype(np.int64) * (n + 1) + hi
         if dense:
-            pair_count += np.bincount(codes, minlength=(n + 1) ** 2)
-            pair_sum += np.bincount(codes, weights=dist, minlength=(n + 1) ** 2)
+            band_count = np.bincount(codes, minlength=(n + 1) ** 2)
+            band_sum = np.bincount(codes, weights=dist, minlength=(n + 1) ** 2)
+            if pair_count is None:
+                # (bincount of no codes gives int64 sums: cast)
+                pair_count = band_count.astype(np.int64, copy=False)
+                pair_sum = band_sum.astype(np.float64, copy=False)
+            else:
+                pair_count += band_count
+                pair_sum += band_sum
         elif codes.size:
             uniq, inverse = np.unique(codes, return_inverse=True)
             codes_parts.append(uniq)
@@ -396,26 +401,34 @@ class _BlockMinimum:
 
     The array is cut into blocks of about ``sqrt(size)`` entries whose minima are kept; after writing
     into ``values``, call :meth:`refresh` with the written indices. :meth:`argmin` returns the same
-    index as ``numpy.argmin(values)`` (the first of equal minima).
+    index as ``numpy.argmin(values)`` (the first of equal minima). Arrays of up to ``full_scan``
+    entries are simply scanned (cheaper than the bookkeeping).
     """
+
+    full_scan = 1 << 15
 
     def __init__(self, values: np.ndarray):
         n = values.size
-        self.block = max(64, int(np.sqrt(n)))
-        n_blocks = max(1, -(-n // self.block))
-        self._padded = np.full(n_blocks * self.block, np.inf)
+        self._scan = n <= self.full_scan
+        self.block = n if self._scan else max(64, int(np.sqrt(n)))
+        n_blocks = max(1, -(-n // max(self.block, 1)))
+        self._padded = np.full(n_blocks * max(self.block, 1), np.inf)
         self._padded[:n] = values
         self.values = self._padded[:n]
-        self._blocks = self._padded.reshape(n_blocks, self.block)
-        self._block_min = self._blocks.min(axis=1)
+        if not self._scan:
+            self._blocks = self._padded.reshape(n_blocks, self.block)
+            self._block_min = self._blocks.min(axis=1)
 
     def argmin(self) -> int:
+        if self._scan:
+            return int(np.argmin(self.values))
         b = int(np.argmin(self._block_min))
         return b * self.block + int(np.argmin(self._blocks[b]))
 
     def refresh(self, written: np.ndarray) -> None:
-        touched = np.unique(written // self.block)
-        self._block_min[touched] = self._blocks[touched].min(axis=1)
+        if not self._scan:
+            touched = np.unique(written // self.block)
+            self._block_min[touched] = self._blocks[touched].min(axis=1)
 
 
 def _check_mode(mode: str) -> None:
