@@ -23,10 +23,14 @@ size in bytes (``x img``; an int32 labels image is ``2.0 x img``), and the part 
 held before the stage started (``extra x img``: work memory of the stage itself, including its output).
 
 Measured 2026-11-22 (8192x8192, 2 shared cores, CPU): weight map 8 s, peak 1156 MiB (9.0 x img);
-superpixels 81 s (SLIC 49 s, 133,799 superpixels -> 21,704 regions), peak 3273 MiB (25.6 x img, reached
-inside scikit-image's SLIC); U-Net 170 s, peak 4514 MiB (35.3 x img). Comparing with a 4096x4096 run, the
-part that grows with the image is ~6.6 x img (weight map), ~24 x img (SLIC) and ~28 x img (U-Net: the
-(3, Y, X) float32 probabilities plus the watershed post-processing); the U-Net also has ~0.35 GiB fixed.
+superpixels 54 s (SLIC 37 s in 36 tiles, 133,662 superpixels -> 21,695 regions; merge 17 s), peak
+828 MiB (6.5 x img, 5.0 x img above the loaded image: the int32 superpixels and merged labels are 2 x img
+each); before tiled SLIC and band-wise graph building, in the same conditions: 86 s, peak 3273 MiB
+(24.1 x img above the image, inside scikit-image's whole-image float64 SLIC); U-Net 170 s, peak
+4514 MiB (35.3 x img). Comparing with a 4096x4096 run, the part that grows with the image is ~6.6 x img
+(weight map), ~4 x img (superpixels: its two int32 outputs) and ~28 x img (U-Net: the (3, Y, X) float32
+probabilities plus the watershed post-processing); the U-Net also has ~0.35 GiB fixed, the tiled SLIC
+~0.15 GiB (one tile's scikit-image work arrays).
 """
 
 from __future__ import annotations

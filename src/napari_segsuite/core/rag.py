@@ -19,7 +19,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["SuperpixelGraph", "MERGE_MODES", "adjusted_rand_index", "neighbour_offsets", "bands", "take_in_bands"]
+__all__ = ["SuperpixelGraph", "MERGE_MODES", "adjusted_rand_index", "neighbour_offsets", "bands",
+           "take_in_bands"]
 
 #: merge modes understood by :meth:`SuperpixelGraph.partition`
 MERGE_MODES = ("hierarchical", "threshold", "boundary", "ncut")

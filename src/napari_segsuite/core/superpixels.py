@@ -177,9 +177,10 @@ def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, c
 def _slic_inputs(image, n_segments, compactness, channel_axis, mask, spacing, tile_size=None):
     """Check every SLIC input and return ``(values, mask, spacing)``; run before any work starts."""
     _check_slic_parameters(n_segments, compactness)
-    if tile_size is not None and (isinstance(tile_size, bool) or not isinstance(tile_size, (int, float, np.number))
-                                  or not np.isfinite(tile_size) or tile_size < 0):
-        raise ValueError(f"tile_size must be a number of pixels >= 0 (0: never tile) or None, got {tile_size!r}.")
+    number = isinstance(tile_size, (int, float, np.number)) and not isinstance(tile_size, bool)
+    if tile_size is not None and (not number or not np.isfinite(tile_size) or tile_size < 0):
+        raise ValueError(f"tile_size must be a number of pixels >= 0 (0: never tile) or None, "
+                         f"got {tile_size!r}.")
     values = _channels_last(image, channel_axis)
     spatial = values.shape[:-1]
     m = _check_mask(mask, spatial)
@@ -218,7 +219,8 @@ def _iter_slic(values, m, spacing, n_segments, compactness, channel_axis, max_nu
         return (yield from iter_slic_tiles(values, m, spacing, int(n_segments), slic_compactness, rgb,
                                            max_num_iter, tile_size or None))
     yield 0, 1
-    labels = slic(values.astype(np.float64, copy=False), n_segments=int(n_segments), compactness=slic_compactness, channel_axis=-1,
+    labels = slic(values.astype(np.float64, copy=False), n_segments=int(n_segments),
+                  compactness=slic_compactness, channel_axis=-1,
                   convert2lab=rgb, mask=m, spacing=spacing, start_label=1, max_num_iter=max_num_iter,
                   enforce_connectivity=True)
     labels = np.asarray(labels, dtype=np.int32)
@@ -369,7 +371,8 @@ def iter_superpixels(image, n_segments=1000, compactness=10.0, channel_axis=None
     slic_steps = _iter_slic(values, m, checked_spacing, n_segments, compactness, channel_axis, 10, tile_size)
     done, n_tiles = next(slic_steps)
     total = n_tiles + (2 if merge_threshold is not None else 1)
-    yield Progress(0, total, "computing superpixels..." if n_tiles == 1 else f"superpixels in {n_tiles} tiles...")
+    yield Progress(0, total, "computing superpixels..." if n_tiles == 1
+                   else f"superpixels in {n_tiles} tiles...")
     while True:
         try:
             done, _ = next(slic_steps)
