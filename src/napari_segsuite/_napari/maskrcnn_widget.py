@@ -78,6 +78,7 @@ class MaskRCNNWidget(Container):
             Label(value="<b>Predict</b>"), self.image, self.score_threshold, self.mask_threshold, self.tile_size,
             self.overlap, self.predict_button, self.jobs,
         ])
+        self.training.fill_row()
         self.load_button.changed.connect(self.load_model)
         self.sample_button.changed.connect(self.load_sample_model)
         self.train_button.changed.connect(self.train)

@@ -63,6 +63,7 @@ class SuperpixelsWidget(Container):
         self.mask = ComboBox(label="mask", choices=self._mask_layers, nullable=True, value=None,
                              tooltip="optional Labels layer of the image's shape: superpixels only where it is "
                                      "nonzero (0 outside)")
+        self.mask.null_string = "none (whole image)"  # instead of "-----": no mask is a choice, not a gap
         self.n_segments = SpinBox(label="superpixels", value=1000, min=1, max=200_000, step=100,
                                   tooltip="approximate number of superpixels")
         self.compactness = FloatSpinBox(label="compactness", value=10.0, min=0.01, max=1000.0, step=1.0,

@@ -62,6 +62,8 @@ class TrainingPairs(Container):
         super().__init__(widgets=[self.source, self.train_image, self.train_labels, self._buttons, self.pairs_label,
                                   self.dataset])
         self.margins = (0, 0, 0, 0)
+        for widget in (self._buttons, self.pairs_label):
+            _hide_empty_row_label(widget)
         self.pairs_label.native.setWordWrap(True)  # a long list wraps instead of widening the dock
         self.source.changed.connect(self._source_changed)
         self.add_pair_button.changed.connect(self.add_pair)
@@ -70,6 +72,10 @@ class TrainingPairs(Container):
         viewer.layers.events.removed.connect(self.refresh)
         self._source_changed()
         self.refresh()
+
+    def fill_row(self) -> None:
+        """Take the whole width of the hosting widget's row (call after adding this to a labelled Container)."""
+        _hide_empty_row_label(self)
 
     # --- layer choices -------------------------------------------------------------------------------
     def _image_layers(self, _widget=None):
@@ -160,6 +166,23 @@ class TrainingPairs(Container):
                 item += (_class_features(labels_layer),)
             data.append(item)
         return data, channel_axis
+
+
+def _hide_empty_row_label(widget) -> None:
+    """Give a nested container the whole row: hide the empty label a labelled Container puts before it.
+
+    A labelled magicgui Container shows every non-button widget in a row "label | widget"; for a nested
+    container the label is empty but still takes the label column's width, which indents the container.
+    """
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QLabel
+
+    row = widget.native.parentWidget()
+    if row is None:
+        return
+    for label in row.findChildren(QLabel, options=Qt.FindChildOption.FindDirectChildrenOnly):
+        if not label.text():
+            label.hide()
 
 
 def _class_features(labels_layer) -> dict | None:

@@ -60,6 +60,7 @@ class UNetWidget(Container):
             self.min_size, self.watershed, self.predict_button,
             Label(value="<b>Model file</b>"), self.model_path, self.load_button, self.save_path, self.save_button,
             self.jobs])
+        self.training.fill_row()
         self.readout.native.setWordWrap(True)  # a long readout wraps instead of widening the dock
         self.native.setMaximumWidth(460)
         self.train_button.changed.connect(self.train)
