@@ -129,8 +129,8 @@ def test_sample_to_evaluation(make_napari_viewer_proxy, qtbot, tmp_path):
     # --- train a tiny U-Net from that folder, predict the image
     unet = UNetWidget(viewer)
     viewer.window.add_dock_widget(unet)
-    unet.source.value = "dataset folder"
-    unet.dataset.value = tmp_path / "dataset"
+    unet.training.source.value = "dataset folder"
+    unet.training.dataset.value = tmp_path / "dataset"
     unet.epochs.value = 2
     unet.steps.value = 2
     unet.patch_size.value = 64

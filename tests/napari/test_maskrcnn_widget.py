@@ -68,8 +68,8 @@ def test_train_from_layer_pairs_threaded(make_napari_viewer_proxy, qtbot):
     viewer.add_labels(labels, name="lab", features={"index": np.arange(labels.max() + 1),
                                                     "class": np.r_[0, np.ones(labels.max(), int) * 2]})
     widget = MaskRCNNWidget(viewer)
-    widget.add_pair()
-    assert "img / lab" in widget.pairs_label.value
+    widget.training.add_pair()
+    assert "img + lab" in widget.training.pairs_label.value
     widget.epochs.value, widget.steps.value, widget.device.value = 1, 1, "cpu"
     worker = widget.train()
     with qtbot.waitSignal(worker.finished, timeout=120000):

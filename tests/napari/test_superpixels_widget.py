@@ -225,3 +225,61 @@ def test_3d_stack_click_adds_the_3d_region(make_napari_viewer_proxy, qtbot):
         next(gen)
     touched = np.unique(sp[2, 2, 2:31])
     assert np.array_equal(widget.target.value.data == 2, np.isin(sp, touched))  # overwrites label 1 there
+
+
+@pytest.fixture
+def shown_errors(monkeypatch):
+    import napari.utils.notifications as nn
+
+    shown = []
+    monkeypatch.setattr(nn, "show_error", lambda msg: shown.append(str(msg)))
+    return shown
+
+
+def _compute(widget, qtbot):
+    worker = widget.compute()
+    assert worker is not None, widget.status.value
+    qtbot.waitUntil(lambda: widget.graph is not None and not widget.jobs.running, timeout=60_000)
+
+
+def test_mask_layer_limits_superpixels_to_its_nonzero_pixels(make_napari_viewer_proxy, qtbot, nuclei, shown_errors):
+    viewer = make_napari_viewer_proxy()
+    image, cells = nuclei  # the mask: the nuclei's instance labels (several values; nonzero = inside)
+    inside = cells != 0
+    assert 0.05 < inside.mean() < 0.6
+    layer = viewer.add_image(image, name="nuclei", scale=(2.0, 2.0))
+    mask_layer = viewer.add_labels(cells, name="cells")
+    widget = SuperpixelsWidget(viewer)
+    assert widget.mask.value is None  # optional: no mask unless chosen
+    widget.image.value, widget.mask.value, widget.n_segments.value = layer, mask_layer, 40
+    _compute(widget, qtbot)
+    sp = widget.graph.superpixels
+    assert (sp[~inside] == 0).all() and (sp[inside] > 0).all()
+    shown = np.asarray(widget.superpixel_layer.data)
+    assert (shown[~inside] == 0).all() and (shown[inside] > 0).all()
+    assert widget.mask.value == mask_layer  # the layers added since (superpixels, target) kept the choice
+    assert "superpixels" not in [c.name for c in widget.mask.choices + widget.target.choices if c is not None]
+    assert widget.click_region((0, 0)) == 0 or inside[0, 0]
+    assert not shown_errors
+
+
+def test_wrong_or_empty_mask_is_refused_and_the_widget_stays_usable(make_napari_viewer_proxy, qtbot, nuclei,
+                                                                    shown_errors):
+    viewer = make_napari_viewer_proxy()
+    image, _ = nuclei
+    layer = viewer.add_image(image, name="nuclei")
+    small = viewer.add_labels(np.ones((50, 96), np.int32), name="small")
+    empty = viewer.add_labels(np.zeros(image.shape, np.int32), name="empty")
+    widget = SuperpixelsWidget(viewer)
+    widget.image.value, widget.n_segments.value = layer, 40
+    widget.mask.value = small
+    assert widget.compute() is None and not widget.jobs.running
+    assert shown_errors == ["mask 'small' has shape (50, 96) but image 'nuclei' has the spatial shape (96, 96); "
+                            "choose a mask of the image's shape, or no mask."]
+    widget.mask.value = empty
+    assert widget.compute() is None
+    assert "mask 'empty' is empty" in shown_errors[-1] and widget.status.value == shown_errors[-1]
+    assert widget.compute_button.enabled and widget.graph is None
+    widget.mask.value = None  # back to no mask: the whole image is cut
+    _compute(widget, qtbot)
+    assert (widget.graph.superpixels > 0).all() and len(shown_errors) == 2

@@ -33,10 +33,10 @@ def test_train_then_predict_threaded(make_napari_viewer_proxy, qtbot, tmp_path):
     viewer.add_labels(lab, name="truth", scale=(0.5, 0.5), translate=(3, 4))
     widget = UNetWidget(viewer)
     _tiny(widget)
-    widget.train_image.value = viewer.layers["cells"]
-    widget.train_labels.value = viewer.layers["truth"]
-    widget.add_pair()
-    assert "cells + truth" in widget.pairs_label.value
+    widget.training.train_image.value = viewer.layers["cells"]
+    widget.training.train_labels.value = viewer.layers["truth"]
+    widget.training.add_pair()
+    assert "cells + truth" in widget.training.pairs_label.value
     readouts = []
     worker = widget.train()
     worker.yielded.connect(lambda e: readouts.append(widget.readout.value))
@@ -98,8 +98,8 @@ def test_stack_prediction_and_errors(make_napari_viewer_proxy, qtbot, tmp_path):
     assert viewer.layers["stack U-Net"].data.shape == (3, 64, 64)
     # mismatched training pair: refused with a message, the widget stays usable
     viewer.add_labels(np.zeros((10, 10), np.int32), name="small")
-    widget.train_image.value = viewer.layers["stack"]
-    widget.train_labels.value = viewer.layers["small"]
+    widget.training.train_image.value = viewer.layers["stack"]
+    widget.training.train_labels.value = viewer.layers["small"]
     assert widget.train() is None
     assert "do not have the same shape" in widget.jobs.status
     assert widget.train_button.enabled

@@ -143,8 +143,8 @@ def _setup_unet_train(viewer, w):
     image, labels = _labels_pair()
     source = viewer.add_image(image, name="nuclei", scale=(2, 2))
     lab = viewer.add_labels(labels, name="nuclei labels", scale=(2, 2))
-    w.train_image.value = source
-    w.train_labels.value = lab
+    w.training.train_image.value = source
+    w.training.train_labels.value = lab
     w.epochs.value = 1
     w.steps.value = 1
     w.patch_size.value = 64
@@ -168,7 +168,7 @@ SPECS = [
          lambda w: w.predict(), lambda w: w.predict_button, lambda src: [f"{src} U-Net"], lambda w: w.predict_image),
     Spec("unet-train", "napari_segsuite._napari.unet_widget:UNetWidget",
          ["napari_segsuite.core.unet.train:iter_train_unet"], _setup_unet_train,
-         lambda w: w.train(), lambda w: w.train_button, lambda src: [], lambda w: w.train_image),
+         lambda w: w.train(), lambda w: w.train_button, lambda src: [], lambda w: w.training.train_image),
     Spec("maskrcnn-predict", "napari_segsuite._napari.maskrcnn_widget:MaskRCNNWidget",
          ["napari_segsuite.core.maskrcnn:iter_predict_maskrcnn"], _setup_maskrcnn_predict,
          lambda w: w.predict(), lambda w: w.predict_button, lambda src: [f"{src} Mask R-CNN"], lambda w: w.image),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, RadioButtons,
-                              SpinBox)
+from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
 
 from ._jobs import JobControls
-from ._layers import image_data, labels_data, layer_in_viewer, layers_of_type, reset_layer_choices, spatial_kwargs
+from ._layers import image_data, layer_in_viewer, layers_of_type, reset_layer_choices, spatial_kwargs
+from .training_pairs import TrainingPairs
 
 if TYPE_CHECKING:
     import napari
@@ -49,22 +49,15 @@ class MaskRCNNWidget(Container):
     def __init__(self, viewer: napari.viewer.Viewer):
         self._viewer = viewer
         self.checkpoint: dict | None = None
-        self.pairs: list[tuple] = []          # (image layer, labels layer)
         self.last_result = None
+        self.jobs = JobControls("load or train a model")
         # model
         self.model_file = FileEdit(label="model file", mode="r", filter="*.pt")
         self.load_button = PushButton(text="Load model")
         self.sample_button = PushButton(text="Load sample model")
         self.model_status = Label(value="no model loaded")
         # training
-        self.source = RadioButtons(label="train on", choices=["layer pairs", "dataset folder"], value="layer pairs",
-                                   orientation="horizontal")
-        self.train_image = ComboBox(label="image", choices=self._image_layers)
-        self.train_labels = ComboBox(label="labels", choices=self._labels_layers)
-        self.add_pair_button = PushButton(text="Add pair")
-        self.clear_pairs_button = PushButton(text="Clear pairs")
-        self.pairs_label = Label(value="pairs: none")
-        self.dataset = FileEdit(label="dataset folder", mode="d")
+        self.training = TrainingPairs(viewer, report=self.jobs.report)
         self.backbone = ComboBox(label="backbone", choices=["auto", "resnet18_slim", "resnet50_fpn_v2"], value="auto")
         self.epochs = SpinBox(label="epochs", value=30, min=1, max=1000)
         self.steps = SpinBox(label="steps per epoch", value=25, min=1, max=10000)
@@ -78,47 +71,29 @@ class MaskRCNNWidget(Container):
         self.tile_size = SpinBox(label="tile size (0: whole)", value=512, min=0, max=8192, step=64)
         self.overlap = SpinBox(label="tile overlap", value=64, min=0, max=1024, step=8)
         self.predict_button = PushButton(text="Predict")
-        self.jobs = JobControls("load or train a model")
         super().__init__(widgets=[
             Label(value="<b>Model</b>"), self.model_file, self.load_button, self.sample_button, self.model_status,
-            Label(value="<b>Train</b>"), self.source, self.train_image, self.train_labels, self.add_pair_button,
-            self.clear_pairs_button, self.pairs_label, self.dataset, self.backbone, self.epochs, self.steps,
+            Label(value="<b>Train</b>"), self.training, self.backbone, self.epochs, self.steps,
             self.device, self.save_to, self.train_button,
             Label(value="<b>Predict</b>"), self.image, self.score_threshold, self.mask_threshold, self.tile_size,
             self.overlap, self.predict_button, self.jobs,
         ])
+        self.training.fill_row()
         self.load_button.changed.connect(self.load_model)
         self.sample_button.changed.connect(self.load_sample_model)
-        self.add_pair_button.changed.connect(self.add_pair)
-        self.clear_pairs_button.changed.connect(self.clear_pairs)
         self.train_button.changed.connect(self.train)
         self.predict_button.changed.connect(self.predict)
-        self.source.changed.connect(self._update_visibility)
         self.jobs.on_running_changed.append(self._set_running)
         viewer.layers.events.inserted.connect(self._refresh)
         viewer.layers.events.removed.connect(self._refresh)
-        self._update_visibility()
         self._refresh()
 
     # --- layer choices -------------------------------------------------------------------------------
     def _image_layers(self, _widget=None):
         return layers_of_type(self._viewer, "Image")
 
-    def _labels_layers(self, _widget=None):
-        return layers_of_type(self._viewer, "Labels")
-
     def _refresh(self, *_):
-        reset_layer_choices(self.train_image, self.train_labels, self.image)
-        self.pairs = [(i, lab) for i, lab in self.pairs
-                      if layer_in_viewer(self._viewer, i) and layer_in_viewer(self._viewer, lab)]
-        self._show_pairs()
-
-    def _update_visibility(self, *_):
-        pairs = self.source.value == "layer pairs"
-        for w in (self.train_image, self.train_labels, self.add_pair_button, self.clear_pairs_button,
-                  self.pairs_label):
-            w.visible = pairs
-        self.dataset.visible = not pairs
+        reset_layer_choices(self.image)
 
     def _set_running(self, running: bool):
         for button in (self.train_button, self.predict_button, self.load_button, self.sample_button):
@@ -126,10 +101,6 @@ class MaskRCNNWidget(Container):
 
     def _error(self, exc: Exception) -> None:
         self.jobs.report(exc)
-
-    def _show_pairs(self):
-        self.pairs_label.value = "pairs: " + (", ".join(f"{i.name} / {lab.name}" for i, lab in self.pairs)
-                                              or "none (the selected image/labels are used)")
 
     # --- model ---------------------------------------------------------------------------------------
     def set_checkpoint(self, checkpoint: dict, source: str) -> None:
@@ -169,47 +140,12 @@ class MaskRCNNWidget(Container):
             return False
 
     # --- training ------------------------------------------------------------------------------------
-    def add_pair(self, *_):
-        """Add the selected Image and Labels layers as a training pair."""
-        image, labels = self.train_image.value, self.train_labels.value
-        if image is None or labels is None:
-            self._error(ValueError("choose an Image and a Labels layer to pair."))
-            return
-        if any(i is image and lab is labels for i, lab in self.pairs):
-            return
-        self.pairs.append((image, labels))
-        self._show_pairs()
-
-    def clear_pairs(self, *_):
-        self.pairs = []
-        self._show_pairs()
-
-    def _training_data(self):
-        if self.source.value == "dataset folder":
-            folder = Path(self.dataset.value)
-            if not str(self.dataset.value).strip() or not folder.is_dir():
-                raise ValueError("choose a dataset folder (a napari-segsuite export or NAME.tif + NAME_masks.tif).")
-            return str(folder), None
-        pairs = self.pairs or ([(self.train_image.value, self.train_labels.value)]
-                               if self.train_image.value is not None and self.train_labels.value is not None else [])
-        if not pairs:
-            raise ValueError("add at least one (Image, Labels) training pair, or train from a dataset folder.")
-        data, channel_axis = [], None
-        for image_layer, labels_layer in pairs:
-            image, channel_axis = image_data(image_layer)
-            labels = labels_data(labels_layer)
-            features = labels_layer.features if "class" in getattr(labels_layer.features, "columns", []) else None
-            if features is not None:
-                features = {c: labels_layer.features[c].to_numpy() for c in labels_layer.features.columns}
-            data.append((image.copy(), labels.copy(), features))
-        return data, channel_axis
-
     def train(self, *_):
         """Train in a worker; returns the worker (None if the input is invalid)."""
         from napari_segsuite.core.maskrcnn.train import iter_train_maskrcnn
 
         try:
-            data, channel_axis = self._training_data()
+            data, channel_axis = self.training.training_data(with_features=True)
             save = str(self.save_to.value).strip()
             save_path = Path(save) if save and save != "." and not Path(save).is_dir() else None
             if save_path is not None and save_path.suffix != ".pt":

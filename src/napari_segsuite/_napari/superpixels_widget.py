@@ -1,6 +1,7 @@
 """Superpixels widget: SLIC superpixels + live RAG merging, and assisted labeling by clicks and strokes.
 
-Workflow: pick an Image layer, compute superpixels (worker thread). A Labels layer of merged regions
+Workflow: pick an Image layer (and optionally a mask: a Labels layer, nonzero = inside; superpixels are 0
+outside it), compute superpixels (worker thread). A Labels layer of merged regions
 appears in contour view; the threshold slider re-merges live (debounced, on the cached graph). With
 "assist" on, clicking a merged region on that layer writes it into the target Labels layer with the
 current label id, a drag writes every superpixel the stroke touches, and Shift-click/drag removes.
@@ -23,7 +24,7 @@ from magicgui.widgets import (
 )
 
 from ._jobs import JobControls
-from ._layers import image_data, labels_data, layers_of_type, reset_layer_choices, spatial_kwargs
+from ._layers import image_data, labels_data, layers_of_type, reset_layer_choices, spatial_kwargs, unwrap
 
 if TYPE_CHECKING:
     import napari
@@ -59,6 +60,10 @@ class SuperpixelsWidget(Container):
         self.superpixel_layer = None  # Labels layer showing merged regions (contours)
         self.merged = None  # current merged labels
         self.image = ComboBox(label="image", choices=self._image_layers, nullable=True)
+        self.mask = ComboBox(label="mask", choices=self._mask_layers, nullable=True, value=None,
+                             tooltip="optional Labels layer of the image's shape: superpixels only where it is "
+                                     "nonzero (0 outside)")
+        self.mask.null_string = "none (whole image)"  # instead of "-----": no mask is a choice, not a gap
         self.n_segments = SpinBox(label="superpixels", value=1000, min=1, max=200_000, step=100,
                                   tooltip="approximate number of superpixels")
         self.compactness = FloatSpinBox(label="compactness", value=10.0, min=0.01, max=1000.0, step=1.0,
@@ -80,7 +85,7 @@ class SuperpixelsWidget(Container):
         self.undo_button = PushButton(text="Undo")
         self.status = Label(value="")
         super().__init__(widgets=[
-            self.image, self.n_segments, self.compactness, self.compute_button, self.jobs, self.mode,
+            self.image, self.mask, self.n_segments, self.compactness, self.compute_button, self.jobs, self.mode,
             self.threshold, self.target, self.new_target_button, self.label_id, self.next_id_button, self.assist,
             self.merge_from, self.merge_into, self.merge_button, self.undo_button, self.status,
         ])
@@ -106,11 +111,14 @@ class SuperpixelsWidget(Container):
     def _target_layers(self, _widget=None):
         from napari.layers import Labels
 
-        return [layer for layer in self._viewer.layers
-                if isinstance(layer, Labels) and layer is not self.superpixel_layer]
+        shown = unwrap(self.superpixel_layer)  # the viewer proxy hands out a new proxy per access
+        return [layer for layer in self._viewer.layers if isinstance(layer, Labels) and unwrap(layer) is not shown]
+
+    def _mask_layers(self, _widget=None):
+        return self._target_layers()
 
     def _refresh(self, *_):
-        reset_layer_choices(self.image, self.target)
+        reset_layer_choices(self.image, self.mask, self.target)
 
     def _in_viewer(self, layer) -> bool:
         # ``in`` (equality), not identity: a test viewer proxy hands out proxied layers
@@ -131,18 +139,42 @@ class SuperpixelsWidget(Container):
         layer = self.image.value
         try:
             data, channel_axis = image_data(layer)
+            spatial_shape = data.shape[:-1] if channel_axis is not None else data.shape
+            mask = self._mask_array(layer, spatial_shape)
         except ValueError as exc:
             self._say(str(exc), error=True)
             return None
-        spatial_ndim = data.ndim - (1 if channel_axis is not None else 0)
+        spatial_ndim = len(spatial_shape)
 
         def done(result):
             sp, graph, _ = result
             self.show_graph(graph, layer, spatial_ndim)
 
         return self.jobs.start(iter_superpixels, data, n_segments=self.n_segments.value,
-                               compactness=self.compactness.value, channel_axis=channel_axis,
+                               compactness=self.compactness.value, channel_axis=channel_axis, mask=mask,
                                on_returned=done)
+
+    def _mask_array(self, image_layer, spatial_shape: tuple) -> np.ndarray | None:
+        """The chosen mask as a boolean array (nonzero = inside), None for no mask.
+
+        Raises
+        ------
+        ValueError
+            If the mask layer is not a Labels layer, has another shape than the image, or is empty.
+        """
+        layer = self.mask.value
+        if layer is None:
+            return None
+        labels = labels_data(layer)
+        if labels.shape != tuple(spatial_shape):
+            raise ValueError(f"mask {layer.name!r} has shape {labels.shape} but image {image_layer.name!r} has "
+                             f"the spatial shape {tuple(spatial_shape)}; choose a mask of the image's shape, "
+                             "or no mask.")
+        inside = labels != 0  # a copy: painting the mask while the job runs changes nothing
+        if not inside.any():
+            raise ValueError(f"mask {layer.name!r} is empty: paint the region to cut into superpixels "
+                             "(nonzero = inside), or choose no mask.")
+        return inside
 
     def show_graph(self, graph, image_layer, spatial_ndim: int) -> None:
         """Show a computed :class:`~napari_segsuite.core.rag.SuperpixelGraph` (main thread)."""

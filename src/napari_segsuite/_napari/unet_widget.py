@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox)
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox
 
 from ._jobs import JobControls
-from ._layers import image_data, labels_data, layer_in_viewer, layers_of_type, reset_layer_choices, spatial_kwargs
+from ._layers import image_data, layers_of_type, reset_layer_choices, spatial_kwargs
+from .training_pairs import TrainingPairs
 
 if TYPE_CHECKING:
     import napari
@@ -27,15 +28,9 @@ class UNetWidget(Container):
     def __init__(self, viewer: napari.viewer.Viewer):
         self._viewer = viewer
         self.checkpoint: dict | None = None
-        self.pairs: list = []  # (Image layer, Labels layer) added for training
+        self.jobs = JobControls("load a model or train one")
         # --- training
-        self.source = ComboBox(label="train from", choices=["layer pairs", "dataset folder"], value="layer pairs")
-        self.train_image = ComboBox(label="image", choices=self._image_layers)
-        self.train_labels = ComboBox(label="labels", choices=self._labels_layers)
-        self.add_pair_button = PushButton(text="add pair")
-        self.clear_pairs_button = PushButton(text="clear pairs")
-        self.pairs_label = Label(value="pairs: (the selected image + labels)")
-        self.dataset = FileEdit(label="dataset folder", mode="d")
+        self.training = TrainingPairs(viewer, report=self.jobs.report)
         self.epochs = SpinBox(label="epochs", value=30, min=1, max=10000)
         self.steps = SpinBox(label="steps per epoch", value=25, min=1, max=100000)
         self.patch_size = ComboBox(label="patch size", choices=[64, 128, 256, 512], value=128)
@@ -58,22 +53,16 @@ class UNetWidget(Container):
         self.load_button = PushButton(text="Load model")
         self.save_path = FileEdit(label="save as", mode="w", filter="*.pt")
         self.save_button = PushButton(text="Save model")
-        self.jobs = JobControls("load a model or train one")
         super().__init__(widgets=[
-            Label(value="<b>Train</b>"), self.source, self.train_image, self.train_labels,
-            Container(widgets=[self.add_pair_button, self.clear_pairs_button], layout="horizontal", labels=False),
-            self.pairs_label, self.dataset, self.epochs, self.steps, self.patch_size, self.model_size,
+            Label(value="<b>Train</b>"), self.training, self.epochs, self.steps, self.patch_size, self.model_size,
             self.classes, self.device, self.autosave, self.train_button, self.readout,
             Label(value="<b>Predict</b>"), self.predict_image, self.whole_stack, self.probabilities,
             self.min_size, self.watershed, self.predict_button,
             Label(value="<b>Model file</b>"), self.model_path, self.load_button, self.save_path, self.save_button,
             self.jobs])
-        for label in (self.readout, self.pairs_label):  # long readouts wrap instead of widening the dock
-            label.native.setWordWrap(True)
+        self.training.fill_row()
+        self.readout.native.setWordWrap(True)  # a long readout wraps instead of widening the dock
         self.native.setMaximumWidth(460)
-        self.source.changed.connect(self._source_changed)
-        self.add_pair_button.changed.connect(self.add_pair)
-        self.clear_pairs_button.changed.connect(self.clear_pairs)
         self.train_button.changed.connect(self.train)
         self.predict_button.changed.connect(self.predict)
         self.load_button.changed.connect(self.load)
@@ -81,37 +70,18 @@ class UNetWidget(Container):
         self.jobs.on_running_changed.append(self._running_changed)
         viewer.layers.events.inserted.connect(self._refresh)
         viewer.layers.events.removed.connect(self._refresh)
-        self._source_changed()
         self._refresh()
 
     # ----------------------------------------------------------------- helpers
     def _image_layers(self, _widget=None):
         return layers_of_type(self._viewer, "Image")
 
-    def _labels_layers(self, _widget=None):
-        return layers_of_type(self._viewer, "Labels")
-
     def _refresh(self, *_):
-        reset_layer_choices(self.train_image, self.train_labels, self.predict_image)
-        self.pairs = [(i, lab) for i, lab in self.pairs
-                      if layer_in_viewer(self._viewer, i) and layer_in_viewer(self._viewer, lab)]
-        self._show_pairs()
-
-    def _source_changed(self, *_):
-        layers = self.source.value == "layer pairs"
-        for w in (self.train_image, self.train_labels, self.add_pair_button, self.clear_pairs_button, self.pairs_label):
-            w.visible = layers
-        self.dataset.visible = not layers
+        reset_layer_choices(self.predict_image)
 
     def _running_changed(self, running: bool):
         for b in (self.train_button, self.predict_button, self.load_button, self.save_button):
             b.enabled = not running
-
-    def _show_pairs(self):
-        if self.pairs:
-            self.pairs_label.value = "pairs: " + "; ".join(f"{i.name} + {lab.name}" for i, lab in self.pairs)
-        else:
-            self.pairs_label.value = "pairs: (the selected image + labels)"
 
     def _error(self, exc: Exception):
         self.jobs.report(exc)
@@ -125,45 +95,12 @@ class UNetWidget(Container):
                               f"{c['n_classes']} classes" + (f"; best val AP@0.5 {best:.3f}" if best is not None else ""))
 
     # ----------------------------------------------------------------- actions
-    def add_pair(self, *_):
-        """Add the selected Image + Labels layers to the training pairs."""
-        img, lab = self.train_image.value, self.train_labels.value
-        if img is None or lab is None:
-            self._error(ValueError("choose an Image and a Labels layer to add as a pair."))
-            return
-        if not any(i is img and la is lab for i, la in self.pairs):
-            self.pairs.append((img, lab))
-        self._show_pairs()
-
-    def clear_pairs(self, *_):
-        self.pairs = []
-        self._show_pairs()
-
-    def _training_data(self):
-        if self.source.value == "dataset folder":
-            path = Path(self.dataset.value)
-            if not str(self.dataset.value) or not path.is_dir():
-                raise ValueError("choose an existing dataset folder.")
-            return path, None
-        pairs = self.pairs or [(self.train_image.value, self.train_labels.value)]
-        data, channel_axis = [], None
-        for img_layer, lab_layer in pairs:
-            image, ch = image_data(img_layer)
-            labels = labels_data(lab_layer)
-            spatial = image.shape if ch is None else image.shape[:-1]
-            if spatial != labels.shape:
-                raise ValueError(f"image {img_layer.name!r} {image.shape} and labels {lab_layer.name!r} "
-                                 f"{labels.shape} do not have the same shape; pick a matching pair.")
-            channel_axis = ch if ch is not None else channel_axis
-            data.append((image.copy(), labels.copy()))  # the user may keep painting while training runs
-        return data, channel_axis
-
     def train(self, *_):
         """Start training in a worker; returns the worker (None if the input is invalid)."""
         from napari_segsuite.core.unet.train import iter_train_unet
 
         try:
-            data, channel_axis = self._training_data()
+            data, channel_axis = self.training.training_data()
         except ValueError as exc:
             self._error(exc)
             return None

@@ -1,0 +1,193 @@
+"""Choosing training data in a dock widget: (Image, Labels) layer pairs of the viewer, or a dataset folder.
+
+One :class:`TrainingPairs` container serves every widget that trains a model (U-Net, Mask R-CNN).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, RadioButtons
+
+from ._layers import image_data, labels_data, layer_in_viewer, layers_of_type, reset_layer_choices
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["TrainingPairs", "LAYER_PAIRS", "DATASET_FOLDER"]
+
+LAYER_PAIRS = "layer pairs"
+DATASET_FOLDER = "dataset folder"
+_NO_PAIRS = "pairs: none (the selected image + labels are used)"
+
+
+def _show_error(exc: BaseException) -> None:
+    from napari.utils.notifications import show_error
+
+    show_error(str(exc))
+
+
+class TrainingPairs(Container):
+    """Training data of a model widget: layer pairs added one by one, or a dataset folder.
+
+    "Add pair" stores the selected (Image, Labels) layers; with no pair added, the selected image and
+    labels are the one pair. Pairs whose layers leave the viewer are dropped, and the layer choices keep
+    their selection when layers are added, removed or renamed.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose layers are offered.
+    report : callable, optional
+        Called with a ``ValueError`` for a user mistake found by "Add pair" (the hosting widget's
+        ``JobControls.report``); default: a napari error notification.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer, report: Callable[[Exception], None] | None = None):
+        self._viewer = viewer
+        self._report = report if report is not None else _show_error
+        self.pairs: list[tuple] = []  # (Image layer, Labels layer)
+        self.source = RadioButtons(label="train on", choices=[LAYER_PAIRS, DATASET_FOLDER], value=LAYER_PAIRS,
+                                   orientation="horizontal")
+        self.train_image = ComboBox(label="image", choices=self._image_layers)
+        self.train_labels = ComboBox(label="labels", choices=self._labels_layers)
+        self.add_pair_button = PushButton(text="Add pair")
+        self.clear_pairs_button = PushButton(text="Clear pairs")
+        self.pairs_label = Label(value=_NO_PAIRS)
+        self.dataset = FileEdit(label="dataset folder", mode="d")
+        self._buttons = Container(widgets=[self.add_pair_button, self.clear_pairs_button], layout="horizontal",
+                                  labels=False)
+        self._buttons.margins = (0, 0, 0, 0)
+        super().__init__(widgets=[self.source, self.train_image, self.train_labels, self._buttons, self.pairs_label,
+                                  self.dataset])
+        self.margins = (0, 0, 0, 0)
+        for widget in (self._buttons, self.pairs_label):
+            _hide_empty_row_label(widget)
+        self.pairs_label.native.setWordWrap(True)  # a long list wraps instead of widening the dock
+        self.source.changed.connect(self._source_changed)
+        self.add_pair_button.changed.connect(self.add_pair)
+        self.clear_pairs_button.changed.connect(self.clear_pairs)
+        viewer.layers.events.inserted.connect(self.refresh)
+        viewer.layers.events.removed.connect(self.refresh)
+        self._source_changed()
+        self.refresh()
+
+    def fill_row(self) -> None:
+        """Take the whole width of the hosting widget's row (call after adding this to a labelled Container)."""
+        _hide_empty_row_label(self)
+
+    # --- layer choices -------------------------------------------------------------------------------
+    def _image_layers(self, _widget=None):
+        return layers_of_type(self._viewer, "Image")
+
+    def _labels_layers(self, _widget=None):
+        return layers_of_type(self._viewer, "Labels")
+
+    def refresh(self, *_):
+        """Refresh the layer choices (keeping renamed selections) and drop pairs whose layers are gone."""
+        reset_layer_choices(self.train_image, self.train_labels)
+        self.pairs = [(i, lab) for i, lab in self.pairs
+                      if layer_in_viewer(self._viewer, i) and layer_in_viewer(self._viewer, lab)]
+        self._show_pairs()
+
+    def _source_changed(self, *_):
+        from_layers = self.source.value == LAYER_PAIRS
+        for widget in (self.train_image, self.train_labels, self._buttons, self.pairs_label):
+            widget.visible = from_layers
+        self.dataset.visible = not from_layers
+
+    def _show_pairs(self):
+        if self.pairs:
+            self.pairs_label.value = "pairs: " + "; ".join(f"{i.name} + {lab.name}" for i, lab in self.pairs)
+        else:
+            self.pairs_label.value = _NO_PAIRS
+
+    # --- actions -------------------------------------------------------------------------------------
+    def add_pair(self, *_):
+        """Add the selected Image and Labels layers to the training pairs (once)."""
+        image, labels = self.train_image.value, self.train_labels.value
+        if image is None or labels is None:
+            self._report(ValueError("choose an Image and a Labels layer to add as a pair."))
+            return
+        if not any(i is image and lab is labels for i, lab in self.pairs):
+            self.pairs.append((image, labels))
+        self._show_pairs()
+
+    def clear_pairs(self, *_):
+        """Forget the added pairs."""
+        self.pairs = []
+        self._show_pairs()
+
+    def training_data(self, with_features: bool = False):
+        """The chosen training data, read on the main thread before a job starts.
+
+        Parameters
+        ----------
+        with_features : bool
+            Give each pair a third item: the Labels layer's features as a dict of columns when it has a
+            ``class`` column (per-instance classes for Mask R-CNN), else None.
+
+        Returns
+        -------
+        data : pathlib.Path or list of tuple
+            The dataset folder, or copies of each pair's ``(image, labels[, features])`` arrays (the user
+            may keep painting while the job runs).
+        channel_axis : int or None
+            ``-1`` if the pairs hold RGB images, None for a dataset folder or gray images.
+
+        Raises
+        ------
+        ValueError
+            No dataset folder chosen, no pair, a layer of the wrong kind, or an image and labels of
+            different spatial shapes.
+        """
+        if self.source.value == DATASET_FOLDER:
+            folder = Path(self.dataset.value)
+            if str(self.dataset.value).strip() in ("", ".") or not folder.is_dir():  # "." is FileEdit's unset
+                raise ValueError("choose an existing dataset folder (a napari-segsuite export or "
+                                 "NAME.tif + NAME_masks.tif pairs).")
+            return folder, None
+        pairs = self.pairs or ([(self.train_image.value, self.train_labels.value)]
+                               if self.train_image.value is not None and self.train_labels.value is not None else [])
+        if not pairs:
+            raise ValueError("add at least one (Image, Labels) training pair, or train from a dataset folder.")
+        data, channel_axis = [], None
+        for image_layer, labels_layer in pairs:
+            image, ch = image_data(image_layer)
+            labels = labels_data(labels_layer)
+            spatial = image.shape if ch is None else image.shape[:-1]
+            if spatial != labels.shape:
+                raise ValueError(f"image {image_layer.name!r} {image.shape} and labels {labels_layer.name!r} "
+                                 f"{labels.shape} do not have the same shape; pick a matching pair.")
+            channel_axis = ch if ch is not None else channel_axis
+            item = (image.copy(), labels.copy())
+            if with_features:
+                item += (_class_features(labels_layer),)
+            data.append(item)
+        return data, channel_axis
+
+
+def _hide_empty_row_label(widget) -> None:
+    """Give a nested container the whole row: hide the empty label a labelled Container puts before it.
+
+    A labelled magicgui Container shows every non-button widget in a row "label | widget"; for a nested
+    container the label is empty but still takes the label column's width, which indents the container.
+    """
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QLabel
+
+    row = widget.native.parentWidget()
+    if row is None:
+        return
+    for label in row.findChildren(QLabel, options=Qt.FindChildOption.FindDirectChildrenOnly):
+        if not label.text():
+            label.hide()
+
+
+def _class_features(labels_layer) -> dict | None:
+    """The layer's features table as ``{column: array}`` if it has a ``class`` column, else None."""
+    table = labels_layer.features
+    if "class" not in getattr(table, "columns", []):
+        return None
+    return {c: table[c].to_numpy() for c in table.columns}
