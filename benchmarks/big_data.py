@@ -28,7 +28,7 @@ superpixels 54 s (SLIC 37 s in 36 tiles, 133,662 superpixels -> 21,695 regions; 
 each); before tiled SLIC and band-wise graph building, in the same conditions: 86 s, peak 3273 MiB
 (24.1 x img above the image, inside scikit-image's whole-image float64 SLIC); U-Net 170 s, peak
 4514 MiB (35.3 x img). Comparing with a 4096x4096 run, the part that grows with the image is ~6.6 x img
-(weight map), ~4 x img (superpixels: its two int32 outputs) and ~28 x img (U-Net: the (3, Y, X) float32
+(weight map), ~4.7 x img (superpixels: mostly its two int32 outputs) and ~28 x img (U-Net: the (3, Y, X) float32
 probabilities plus the watershed post-processing); the U-Net also has ~0.35 GiB fixed, the tiled SLIC
 ~0.15 GiB (one tile's scikit-image work arrays).
 """

@@ -9,6 +9,11 @@
 
 Merging at a new threshold never recomputes superpixels or the graph: the hierarchical merge order
 (a dendrogram) is computed once per mode, after which any threshold is a prefix of it.
+
+The graph is built one band of rows at a time (:func:`bands`): per-band pixel pairs, region sums and
+edge lists are reduced and added up, so no whole-image pair or float64 array exists; merged labels
+are written band by band too (:func:`take_in_bands`). Memory beyond the superpixels and the output
+stays a few MiB whatever the image size.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 ``slic_superpixels`` wraps :func:`skimage.segmentation.slic`; ``build_graph`` makes the cached
 :class:`~napari_segsuite.core.rag.SuperpixelGraph`; ``merge_superpixels`` merges at a threshold.
 ``iter_superpixels`` does all three as a progress generator (for widgets and the CLI).
+Big 2D images (> 8 Mpx) run SLIC in tiles (:mod:`~napari_segsuite.core.slic_tiles`), so the
+whole pipeline holds a few image-sized arrays, not scikit-image's ~35 copies of a uint16 image.
 """
 
 from __future__ import annotations
