@@ -23,7 +23,7 @@ size in bytes (``x img``; an int32 labels image is ``2.0 x img``), and the part 
 held before the stage started (``extra x img``: work memory of the stage itself, including its output).
 
 Measured 2026-11-22 (8192x8192, 2 shared cores, CPU): weight map 8 s, peak 1156 MiB (9.0 x img);
-superpixels 54 s (SLIC 37 s in 36 tiles, 133,662 superpixels -> 21,695 regions; merge 17 s), peak
+superpixels 60 s (SLIC 42 s in 36 tiles, 134,829 superpixels -> 21,672 regions; merge 18 s), peak
 828 MiB (6.5 x img, 5.0 x img above the loaded image: the int32 superpixels and merged labels are 2 x img
 each); before tiled SLIC and band-wise graph building, in the same conditions: 86 s, peak 3273 MiB
 (24.1 x img above the image, inside scikit-image's whole-image float64 SLIC); U-Net 170 s, peak
