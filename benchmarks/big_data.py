@@ -22,15 +22,19 @@ Printed per stage: seconds, peak memory (MiB), the peak as a multiple of the sta
 size in bytes (``x img``; an int32 labels image is ``2.0 x img``), and the part above what the child
 held before the stage started (``extra x img``: work memory of the stage itself, including its output).
 
-Measured 2026-11-22 (8192x8192, 2 shared cores, CPU): weight map 8 s, peak 1156 MiB (9.0 x img);
-superpixels 60 s (SLIC 42 s in 36 tiles, 134,829 superpixels -> 21,672 regions; merge 18 s), peak
-828 MiB (6.5 x img, 5.0 x img above the loaded image: the int32 superpixels and merged labels are 2 x img
-each); before tiled SLIC and band-wise graph building, in the same conditions: 86 s, peak 3273 MiB
-(24.1 x img above the image, inside scikit-image's whole-image float64 SLIC); U-Net 170 s, peak
-4514 MiB (35.3 x img). Comparing with a 4096x4096 run, the part that grows with the image is ~6.6 x img
-(weight map), ~4.7 x img (superpixels: mostly its two int32 outputs) and ~28 x img (U-Net: the (3, Y, X) float32
-probabilities plus the watershed post-processing); the U-Net also has ~0.35 GiB fixed, the tiled SLIC
-~0.15 GiB (one tile's scikit-image work arrays).
+Measured 2026-11-22 (8192x8192, 2 cores, CPU, quiet machine): weight map 8 s, peak 1156 MiB (9.0 x img,
+6.6 x img above the loaded labels); superpixels 59 s (SLIC 40 s in 36 tiles, 134,829 superpixels ->
+21,672 regions; merge 19 s), peak 836 MiB (6.5 x img, 5.1 x img above the loaded image: the int32
+superpixels and merged labels are 2 x img each); U-Net 117 s (1024x1024 tiles, 28,018 nuclei), peak
+1342 MiB (10.5 x img, 5.5 x img above the loaded image and model: the int32 labels are 2 x img, the
+compact per-plane maps 1-2 bytes per pixel, the rest is one tile's activations).
+Before tiled SLIC, band-wise graph building and streamed U-Net post-processing, in the same conditions:
+superpixels 86 s, 3273 MiB (24.1 x img above the image, inside scikit-image's whole-image float64 SLIC);
+U-Net 170 s, 4514 MiB (30 x img: whole-image (C, Y, X) float32 probabilities and whole-plane watershed).
+Comparing with a 4096x4096 run, the part that grows with the image is ~6.6 x img (weight map), ~4.7 x img
+(superpixels: mostly its two int32 outputs); the U-Net's work memory is mostly fixed (4096x4096: 646 MiB
+above the input, 8192x8192: 704 MiB), one 1024x1024 tile's activations; the tiled SLIC has ~0.15 GiB
+fixed (one tile's scikit-image work arrays).
 """
 
 from __future__ import annotations

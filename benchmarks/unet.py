@@ -16,9 +16,12 @@ One run on the shared 2-core machine (2026-11-22, one torch thread per model, 9.
     Otsu + distance watershed   AP@0.5 0.871  AP@0.75 0.568
     U-Net, w0=10 (default)      AP@0.5 0.915  AP@0.75 0.794  mAP 0.776  (21 epochs, 9.4 min)
     U-Net, w0=0 (no border)     AP@0.5 0.500  AP@0.75 0.477  mAP 0.462  (20 epochs, 9.4 min)
-    tiled vs whole image        max |dp| 0.0 away from the border (tile 1536 and tile 256)
-    throughput tiled / untiled  0.88 (2048x2048)
-    4096x4096 predict_unet      peak 1.82 GB resident, 57 s
+    tiled vs whole image        max |dp| 0.0 away from the border (tile 1024 and tile 256)
+    throughput tiled / untiled  1.32 (2048x2048; was 0.88 with 1536 tiles)
+    4096x4096 predict_unet      peak 1.22 GB resident with the probabilities returned, 41 s
+                                (was 1.82 GB, 57 s before the streamed post-processing)
+
+(tiling and memory rows re-measured 2026-11-22 with ``--skip-training`` after the default tile became 1024)
 
 The synthetic sample nuclei are easier for Otsu than real nuclei (the issue's ~0.55 is on real data);
 the border term is what separates touching nuclei (0.50 -> 0.92).
