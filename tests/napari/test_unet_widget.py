@@ -60,6 +60,19 @@ def test_train_then_predict_threaded(make_napari_viewer_proxy, qtbot, tmp_path):
     assert prob.data.dtype == np.float32 and 0 <= prob.data.min() and prob.data.max() <= 1
     assert tuple(labels.scale) == (0.5, 0.5) and tuple(labels.translate) == (3, 4)
 
+    # without the probability map: the job does not build one, the labels are the same
+    widget.probabilities.value = False
+    n_layers = len(viewer.layers)
+    worker = widget.predict()
+    results = []
+    worker.returned.connect(results.append)
+    with qtbot.waitSignal(worker.finished, timeout=60000):
+        pass
+    qtbot.waitUntil(lambda: len(viewer.layers) == n_layers + 1, timeout=5000)
+    assert isinstance(results[0], np.ndarray)  # labels only: no whole-image probability array was made
+    assert viewer.layers[-1].name.startswith("cells U-Net") and "probability" not in viewer.layers[-1].name
+    np.testing.assert_array_equal(viewer.layers[-1].data, labels.data)
+
     # save, then load into a fresh widget: same weights
     widget.save_path.value = tmp_path / "model.pt"
     widget.save()

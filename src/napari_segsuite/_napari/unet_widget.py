@@ -144,10 +144,11 @@ class UNetWidget(Container):
             return None
         kwargs = spatial_kwargs(layer, spatial_ndim)
         name = layer.name
+        with_prob = bool(self.probabilities.value)  # the map costs 4 bytes per pixel: only when asked for
 
         def returned(result):
-            labels, prob = result
-            if self.probabilities.value:
+            labels, prob = result if with_prob else (result, None)
+            if prob is not None:
                 self._viewer.add_image(prob, name=f"{name} U-Net probability", colormap="magma",
                                        contrast_limits=(0.0, 1.0), blending="additive", **kwargs)
             self._viewer.add_labels(labels, name=f"{name} U-Net", **kwargs)
@@ -155,7 +156,7 @@ class UNetWidget(Container):
 
         return self.jobs.start(iter_predict_unet, self.checkpoint, image, channel_axis=channel_axis,
                                device=self.device.value, min_size=int(self.min_size.value),
-                               watershed=bool(self.watershed.value), return_probabilities=True,
+                               watershed=bool(self.watershed.value), return_probabilities=with_prob,
                                on_returned=returned)
 
     def load(self, *_):
