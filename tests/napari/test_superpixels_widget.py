@@ -183,11 +183,11 @@ def test_target_of_another_shape_is_refused(ready):
 def test_rgb_image_and_bad_image_choice(make_napari_viewer_proxy, qtbot):
     viewer = make_napari_viewer_proxy()
     rgb, _ = synthetic_histology((64, 64), seed=0)
-    layer = viewer.add_image(rgb, rgb=True)
-    widget = SuperpixelsWidget(viewer)
-    widget.image.value = None
+    widget = SuperpixelsWidget(viewer)  # no image yet: a clear message, no job
+    assert widget.image.value is None
     assert widget.compute() is None and "Image layer" in widget.status.value
-    widget.image.value = layer
+    layer = viewer.add_image(rgb, rgb=True)
+    assert widget.image.value == layer  # the only image is chosen for the user
     widget.n_segments.value = 30
     assert widget.compute() is not None
     qtbot.waitUntil(lambda: widget.graph is not None and not widget.jobs.running, timeout=60_000)

@@ -59,7 +59,7 @@ class SuperpixelsWidget(Container):
         self.graph = None  # SuperpixelGraph of the last computation
         self.superpixel_layer = None  # Labels layer showing merged regions (contours)
         self.merged = None  # current merged labels
-        self.image = ComboBox(label="image", choices=self._image_layers, nullable=True)
+        self.image = ComboBox(label="image", choices=self._image_layers)
         self.mask = ComboBox(label="mask", choices=self._mask_layers, nullable=True, value=None,
                              tooltip="optional Labels layer of the image's shape: superpixels only where it is "
                                      "nonzero (0 outside)")
@@ -194,9 +194,15 @@ class SuperpixelsWidget(Container):
             for key, value in kw.items():
                 setattr(self.superpixel_layer, key, value)
         else:
-            self.superpixel_layer = self._viewer.add_labels(merged, name="superpixels", **kw)
-            self.superpixel_layer.contour = 1
-            self.superpixel_layer.mouse_drag_callbacks.append(self._on_mouse)
+            from napari.layers import Labels
+
+            # built hidden and shown once: napari then draws (and contours) the whole plane once instead of
+            # three times, seconds of main-thread time on a big image
+            layer = Labels(merged, name="superpixels", visible=False, **kw)
+            layer.contour = 1
+            layer.mouse_drag_callbacks.append(self._on_mouse)
+            self.superpixel_layer = self._viewer.add_layer(layer)
+            self.superpixel_layer.visible = True
         self.merged = merged
         self.superpixel_layer.mouse_pan = not self.assist.value
         if self.target.value is None:
