@@ -28,15 +28,10 @@ from napari_segsuite.core.slic_tiles import grid_step, tile_bounds
 
 # ---- reference: the whole-image graph statistics (all pixel pairs at once) ------------------------
 def _shifted(arr, offset, first):
-    index = []
-    for o, n in zip(offset, arr.shape[: len(offset)]):
-        if o == 0:
-            index.append(slice(None))
-        elif (o > 0) == first:
-            index.append(slice(0, n - 1))
-        else:
-            index.append(slice(1, n))
-    return arr[tuple(index)]
+    """Pixels p (``first``) or p + offset, for every p whose neighbour is inside (any offset size)."""
+    if first:
+        return arr[tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(offset, arr.shape))]
+    return arr[tuple(slice(max(0, o), n - max(0, -o)) for o, n in zip(offset, arr.shape))]
 
 
 def _reference_graph(values, labels, connectivity=2):
