@@ -90,6 +90,22 @@ def test_ncut_remerge_runs_in_worker(ready, qtbot):
     assert np.array_equal(widget.superpixel_layer.data, expected)
 
 
+def test_big_image_remerge_runs_in_worker(ready, qtbot, monkeypatch):
+    from napari_segsuite._napari import superpixels_widget as module
+
+    viewer, widget, layer = ready
+    monkeypatch.setattr(module, "_MAIN_THREAD_MERGE_PIXELS", widget.superpixel_layer.data.size - 1)
+    with widget.threshold.changed.blocked():  # no debounced re-merge racing this one
+        widget.threshold.value = widget.threshold.min + 0.2 * (widget.threshold.max - widget.threshold.min)
+    expected = widget.graph.merge(widget.threshold.value, "hierarchical")
+    worker = widget.remerge()
+    assert worker is not None  # a big image: not on the GUI thread
+    with qtbot.waitSignal(worker.finished, timeout=30_000):
+        pass
+    qtbot.waitUntil(lambda: np.array_equal(widget.superpixel_layer.data, expected), timeout=5000)
+    assert np.array_equal(widget.merged, expected) and expected.max() < widget.graph.n_regions
+
+
 def test_click_adds_merged_region_with_current_label(ready):
     viewer, widget, layer = ready
     widget.threshold.value = widget.threshold.min + 0.15 * (widget.threshold.max - widget.threshold.min)

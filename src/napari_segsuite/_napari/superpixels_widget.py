@@ -33,6 +33,8 @@ _MODES = ["hierarchical", "threshold", "boundary", "ncut"]
 _REMOVE_MODIFIER = "Shift"
 _UNDO_LIMIT = 50
 _CLICK_TOLERANCE = 2  # a press and release closer than this many data pixels is a click
+#: above this many pixels a re-merge runs in the worker: the relabeling takes ~1 s per 67 Mpx
+_MAIN_THREAD_MERGE_PIXELS = 1 << 22
 
 
 def _line_pixels(p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
@@ -40,6 +42,15 @@ def _line_pixels(p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
     steps = int(np.ceil(np.abs(p1 - p0).max())) + 1
     t = np.linspace(0.0, 1.0, max(steps, 2))[:, None]
     return np.unique(np.round(p0 + t * (p1 - p0)).astype(np.int64), axis=0)
+
+
+def _superpixels_job(data, mode, **kwargs):
+    """Superpixels, their graph and the first merge (at the bottom of ``mode``'s range), all off the GUI thread."""
+    from napari_segsuite.core.superpixels import iter_superpixels
+
+    _, graph, _ = yield from iter_superpixels(data, **kwargs)
+    lo, _ = graph.threshold_range(mode)
+    return graph, graph.merge(lo, mode)
 
 
 def _merge_job(graph, threshold, mode):
@@ -134,8 +145,6 @@ class SuperpixelsWidget(Container):
     # -- computing --------------------------------------------------------------------------------
     def compute(self, *_):
         """Compute superpixels and their graph for the chosen image in a worker; returns the worker."""
-        from napari_segsuite.core.superpixels import iter_superpixels
-
         layer = self.image.value
         try:
             data, channel_axis = image_data(layer)
@@ -146,11 +155,13 @@ class SuperpixelsWidget(Container):
             return None
         spatial_ndim = len(spatial_shape)
 
-        def done(result):
-            sp, graph, _ = result
-            self.show_graph(graph, layer, spatial_ndim)
+        mode = self.mode.value
 
-        return self.jobs.start(iter_superpixels, data, n_segments=self.n_segments.value,
+        def done(result):
+            graph, merged = result
+            self.show_graph(graph, layer, spatial_ndim, merged=merged if self.mode.value == mode else None)
+
+        return self.jobs.start(_superpixels_job, data, mode, n_segments=self.n_segments.value,
                                compactness=self.compactness.value, channel_axis=channel_axis, mask=mask,
                                on_returned=done)
 
@@ -176,8 +187,12 @@ class SuperpixelsWidget(Container):
                              "(nonzero = inside), or choose no mask.")
         return inside
 
-    def show_graph(self, graph, image_layer, spatial_ndim: int) -> None:
-        """Show a computed :class:`~napari_segsuite.core.rag.SuperpixelGraph` (main thread)."""
+    def show_graph(self, graph, image_layer, spatial_ndim: int, merged: np.ndarray | None = None) -> None:
+        """Show a computed :class:`~napari_segsuite.core.rag.SuperpixelGraph` (main thread).
+
+        ``merged``: the graph merged at the bottom of the current mode's threshold range, if already
+        computed (in the worker); computed here otherwise.
+        """
         self.graph = graph
         lo, hi = graph.threshold_range(self.mode.value)
         self.threshold.changed.disconnect(self._schedule_remerge)
@@ -186,7 +201,8 @@ class SuperpixelsWidget(Container):
         self.threshold.step = max(hi / 1000.0, 1e-6)
         self.threshold.value = lo
         self.threshold.changed.connect(self._schedule_remerge)
-        merged = graph.merge(self.threshold.value, self.mode.value)
+        if merged is None:
+            merged = graph.merge(self.threshold.value, self.mode.value)
         kw = spatial_kwargs(image_layer, spatial_ndim) if self._in_viewer(image_layer) else {}
         if self.superpixel_layer is not None and self._in_viewer(self.superpixel_layer) \
                 and self.superpixel_layer.data.shape == merged.shape:
@@ -241,16 +257,18 @@ class SuperpixelsWidget(Container):
     def remerge(self, *_):
         """Re-merge the cached graph at the slider's threshold and update the superpixel layer.
 
-        The fast modes run here (milliseconds); ``"ncut"`` may compute new splits, so it runs in the
-        worker. Returns the worker for ``"ncut"``, else None.
+        The fast modes on images up to 4 Mpx run here (milliseconds); ``"ncut"`` may compute new
+        splits and a big image takes ~1 s per 67 Mpx to relabel, so those run in the worker. Returns the
+        worker when one was started, else None.
         """
         if self.graph is None or not self._in_viewer(self.superpixel_layer):
             return None
-        if self.mode.value == "ncut":
+        mode = self.mode.value
+        if mode == "ncut" or self.superpixel_layer.data.size > _MAIN_THREAD_MERGE_PIXELS:
             if self.jobs.running:  # try again once the running job is done
                 self._schedule_remerge()
                 return None
-            return self.jobs.start(_merge_job, self.graph, self.threshold.value, "ncut", on_returned=self._show_merged)
+            return self.jobs.start(_merge_job, self.graph, self.threshold.value, mode, on_returned=self._show_merged)
         try:
             merged = self.graph.merge(self.threshold.value, self.mode.value)
         except ValueError as exc:
