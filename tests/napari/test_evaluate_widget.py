@@ -15,7 +15,7 @@ def _pair():
     return gt, pred
 
 
-def test_evaluate_threaded_fills_table_and_marks_errors(make_napari_viewer_proxy, qtbot):
+def test_evaluate_threaded_fills_table_and_marks_errors(make_napari_viewer_proxy, qtbot, wait_job):
     viewer = make_napari_viewer_proxy()
     gt, pred = _pair()
     viewer.add_labels(gt, name="gt", scale=(2, 2))
@@ -25,8 +25,7 @@ def test_evaluate_threaded_fills_table_and_marks_errors(make_napari_viewer_proxy
     widget.pred.value = viewer.layers["pred"]
     widget.mark_errors.value = True
     worker = widget.run()
-    with qtbot.waitSignal(worker.finished, timeout=20000):
-        pass
+    wait_job(widget.jobs, 20000)
     qtbot.waitUntil(lambda: widget.metrics is not None, timeout=5000)
     assert (widget.metrics["tp"], widget.metrics["fp"], widget.metrics["fn"]) == (2, 1, 1)
     values = {row[0]: row[1] for row in widget.table.data}

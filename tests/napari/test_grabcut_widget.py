@@ -50,11 +50,10 @@ def scene(make_napari_viewer_proxy):
     return viewer, widget, gt, ids, boxes
 
 
-def test_threaded_run_one_instance_per_rectangle_then_only_changed_boxes(scene, qtbot):
+def test_threaded_run_one_instance_per_rectangle_then_only_changed_boxes(scene, qtbot, wait_job):
     viewer, widget, gt, ids, boxes = scene
     worker = widget.run()
-    with qtbot.waitSignal(worker.finished, timeout=30000):
-        pass
+    wait_job(widget.jobs, 30000)
     qtbot.waitUntil(lambda: widget.output.value is not None, timeout=5000)
     out = widget.output.value
     assert out is not None and out.name == "GrabCut (nuclei)"

@@ -16,7 +16,7 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-def test_predict_with_sample_model_threaded(make_napari_viewer_proxy, qtbot):
+def test_predict_with_sample_model_threaded(make_napari_viewer_proxy, qtbot, wait_job):
     viewer = make_napari_viewer_proxy()
     image, gt = load_sample("nuclei_test")
     viewer.add_image(image[:256, :320], name="nuclei", scale=(0.5, 0.5), translate=(3, 4))
@@ -26,8 +26,7 @@ def test_predict_with_sample_model_threaded(make_napari_viewer_proxy, qtbot):
     widget.image.value = viewer.layers["nuclei"]
     widget.tile_size.value = 192
     worker = widget.predict()
-    with qtbot.waitSignal(worker.finished, timeout=60000):
-        pass
+    wait_job(widget.jobs, 60000)
     qtbot.waitUntil(lambda: "nuclei Mask R-CNN" in viewer.layers, timeout=5000)
     layer = viewer.layers["nuclei Mask R-CNN"]
     assert tuple(layer.scale) == (0.5, 0.5) and tuple(layer.translate) == (3, 4)
@@ -59,7 +58,7 @@ def test_other_kinds_and_missing_model_are_refused(make_napari_viewer_proxy, tmp
     assert widget.train() is None and "Labels" in widget.jobs.status      # no labels layer to pair
 
 
-def test_train_from_layer_pairs_threaded(make_napari_viewer_proxy, qtbot):
+def test_train_from_layer_pairs_threaded(make_napari_viewer_proxy, qtbot, wait_job):
     from napari_segsuite.core import synthetic_nuclei
 
     viewer = make_napari_viewer_proxy()
@@ -72,8 +71,7 @@ def test_train_from_layer_pairs_threaded(make_napari_viewer_proxy, qtbot):
     assert "img + lab" in widget.training.pairs_label.value
     widget.epochs.value, widget.steps.value, widget.device.value = 1, 1, "cpu"
     worker = widget.train()
-    with qtbot.waitSignal(worker.finished, timeout=120000):
-        pass
+    wait_job(widget.jobs, 120000)
     qtbot.waitUntil(lambda: widget.checkpoint is not None, timeout=5000)
     assert widget.checkpoint["kind"] == "maskrcnn"
     assert widget.checkpoint["config"]["num_classes"] == 3       # class 2 from the features table

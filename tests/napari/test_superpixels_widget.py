@@ -90,7 +90,7 @@ def test_ncut_remerge_runs_in_worker(ready, qtbot):
     assert np.array_equal(widget.superpixel_layer.data, expected)
 
 
-def test_big_image_remerge_runs_in_worker(ready, qtbot, monkeypatch):
+def test_big_image_remerge_runs_in_worker(ready, qtbot, monkeypatch, wait_job):
     from napari_segsuite._napari import superpixels_widget as module
 
     viewer, widget, layer = ready
@@ -100,8 +100,7 @@ def test_big_image_remerge_runs_in_worker(ready, qtbot, monkeypatch):
     expected = widget.graph.merge(widget.threshold.value, "hierarchical")
     worker = widget.remerge()
     assert worker is not None  # a big image: not on the GUI thread
-    with qtbot.waitSignal(worker.finished, timeout=30_000):
-        pass
+    wait_job(widget.jobs, 30_000)
     qtbot.waitUntil(lambda: np.array_equal(widget.superpixel_layer.data, expected), timeout=5000)
     assert np.array_equal(widget.merged, expected) and expected.max() < widget.graph.n_regions
 

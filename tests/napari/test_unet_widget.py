@@ -6,6 +6,18 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from napari_segsuite._napari.unet_widget import UNetWidget  # noqa: E402
+from napari_segsuite.core.unet import infer  # noqa: E402
+
+
+def _recording(gen_func, results):
+    """``gen_func`` with each call's return value appended to ``results`` (in the worker thread)."""
+
+    def recorded(*args, **kwargs):
+        result = yield from gen_func(*args, **kwargs)
+        results.append(result)
+        return result
+
+    return recorded
 
 
 def _discs(seed=0):
@@ -25,7 +37,7 @@ def _tiny(widget):
     widget.device.value = "cpu"
 
 
-def test_train_then_predict_threaded(make_napari_viewer_proxy, qtbot, tmp_path):
+def test_train_then_predict_threaded(make_napari_viewer_proxy, qtbot, tmp_path, wait_job, monkeypatch):
     torch.set_num_threads(1)
     viewer = make_napari_viewer_proxy()
     img, lab = _discs()
@@ -37,12 +49,21 @@ def test_train_then_predict_threaded(make_napari_viewer_proxy, qtbot, tmp_path):
     widget.training.train_labels.value = viewer.layers["truth"]
     widget.training.add_pair()
     assert "cells + truth" in widget.training.pairs_label.value
-    readouts = []
-    worker = widget.train()
-    worker.yielded.connect(lambda e: readouts.append(widget.readout.value))
+    readouts = []  # the readout after each of the widget's own progress callbacks (none can be missed)
+    start = widget.jobs.start
+
+    def spying_start(*args, on_yielded, **kwargs):
+        def spy(event):
+            on_yielded(event)
+            readouts.append(widget.readout.value)
+
+        return start(*args, on_yielded=spy, **kwargs)
+
+    widget.jobs.start = spying_start
+    assert widget.train() is not None
+    widget.jobs.start = start
     assert not widget.train_button.enabled
-    with qtbot.waitSignal(worker.finished, timeout=120000):
-        pass
+    wait_job(widget.jobs, 120000)
     qtbot.waitUntil(lambda: widget.checkpoint is not None, timeout=5000)
     assert any(r.startswith("epoch 1: loss") and "val AP@0.5" in r for r in readouts)
     assert widget.checkpoint["config"]["base"] == 8 and len(widget.checkpoint["history"]["loss"]) == 2
@@ -51,8 +72,7 @@ def test_train_then_predict_threaded(make_napari_viewer_proxy, qtbot, tmp_path):
     widget.predict_image.value = viewer.layers["cells"]
     widget.probabilities.value = True
     worker = widget.predict()
-    with qtbot.waitSignal(worker.finished, timeout=60000):
-        pass
+    wait_job(widget.jobs, 60000)
     qtbot.waitUntil(lambda: "cells U-Net" in [lay.name for lay in viewer.layers], timeout=5000)
     labels = viewer.layers["cells U-Net"]
     prob = viewer.layers["cells U-Net probability"]
@@ -63,11 +83,10 @@ def test_train_then_predict_threaded(make_napari_viewer_proxy, qtbot, tmp_path):
     # without the probability map: the job does not build one, the labels are the same
     widget.probabilities.value = False
     n_layers = len(viewer.layers)
-    worker = widget.predict()
     results = []
-    worker.returned.connect(results.append)
-    with qtbot.waitSignal(worker.finished, timeout=60000):
-        pass
+    monkeypatch.setattr(infer, "iter_predict_unet", _recording(infer.iter_predict_unet, results))
+    assert widget.predict() is not None
+    wait_job(widget.jobs, 60000)
     qtbot.waitUntil(lambda: len(viewer.layers) == n_layers + 1, timeout=5000)
     assert isinstance(results[0], np.ndarray)  # labels only: no whole-image probability array was made
     assert viewer.layers[-1].name.startswith("cells U-Net") and "probability" not in viewer.layers[-1].name
@@ -84,7 +103,7 @@ def test_train_then_predict_threaded(make_napari_viewer_proxy, qtbot, tmp_path):
     assert all(torch.equal(sd_a[k], sd_b[k]) for k in sd_a)
 
 
-def test_stack_prediction_and_errors(make_napari_viewer_proxy, qtbot, tmp_path):
+def test_stack_prediction_and_errors(make_napari_viewer_proxy, qtbot, tmp_path, wait_job):
     torch.set_num_threads(1)
     from napari_segsuite.core.unet import train_unet
 
@@ -105,8 +124,7 @@ def test_stack_prediction_and_errors(make_napari_viewer_proxy, qtbot, tmp_path):
                                    batch_size=2, val_fraction=0, device="cpu")
     widget.predict_image.value = viewer.layers["stack"]
     worker = widget.predict()
-    with qtbot.waitSignal(worker.finished, timeout=60000):
-        pass
+    wait_job(widget.jobs, 60000)
     qtbot.waitUntil(lambda: "stack U-Net" in [lay.name for lay in viewer.layers], timeout=5000)
     assert viewer.layers["stack U-Net"].data.shape == (3, 64, 64)
     # mismatched training pair: refused with a message, the widget stays usable

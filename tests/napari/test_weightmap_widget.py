@@ -85,16 +85,15 @@ def test_bad_input_is_reported_and_widget_stays_usable(make_napari_viewer_proxy,
     assert "ok weight map" in [lay.name for lay in viewer.layers]
 
 
-def test_cancel_adds_no_layer(make_napari_viewer_proxy, qtbot):
+def test_cancel_adds_no_layer(make_napari_viewer_proxy, wait_job):
     viewer = make_napari_viewer_proxy()
     _, labels = synthetic_nuclei((512, 512), n_nuclei=150, seed=2)
     viewer.add_labels(labels, name="big")
     widget = WeightMapWidget(viewer)
     widget.sigma.value = 40.0  # large crops: slow enough to cancel
-    worker = widget.run()
-    with qtbot.waitSignal(worker.finished, timeout=60_000):
-        widget.jobs.cancel()
-    qtbot.waitUntil(lambda: not widget.jobs.running, timeout=5_000)
+    assert widget.run() is not None
+    widget.jobs.cancel()
+    wait_job(widget.jobs, 60_000)
     assert widget.jobs.status == "cancelled"
     assert "big weight map" not in [lay.name for lay in viewer.layers]
     assert widget.run_button.enabled
