@@ -22,19 +22,24 @@ Printed per stage: seconds, peak memory (MiB), the peak as a multiple of the sta
 size in bytes (``x img``; an int32 labels image is ``2.0 x img``), and the part above what the child
 held before the stage started (``extra x img``: work memory of the stage itself, including its output).
 
-Measured 2026-11-22 (8192x8192, 2 cores, CPU, quiet machine): weight map 8 s, peak 1156 MiB (9.0 x img,
-6.6 x img above the loaded labels); superpixels 59 s (SLIC 40 s in 36 tiles, 134,829 superpixels ->
-21,672 regions; merge 19 s), peak 836 MiB (6.5 x img, 5.1 x img above the loaded image: the int32
-superpixels and merged labels are 2 x img each); U-Net 117 s (1024x1024 tiles, 28,018 nuclei), peak
-1342 MiB (10.5 x img, 5.5 x img above the loaded image and model: the int32 labels are 2 x img, the
-compact per-plane maps 1-2 bytes per pixel, the rest is one tile's activations).
-Before tiled SLIC, band-wise graph building and streamed U-Net post-processing, in the same conditions:
+Measured 2026-11-22 (8192x8192, 2 cores, CPU, quiet machine): superpixels 59 s (SLIC 40 s in 36 tiles,
+134,829 superpixels -> 21,672 regions; merge 19 s), peak 836 MiB (6.5 x img, 5.1 x img above the loaded
+image: the int32 superpixels and merged labels are 2 x img each); U-Net 117 s (1024x1024 tiles, 28,018
+nuclei), peak 1342 MiB (10.5 x img, 5.5 x img above the loaded image and model: the int32 labels are
+2 x img, the compact per-plane maps 1-2 bytes per pixel, the rest is one tile's activations).
+Weight map measured 2026-12-01 on a loaded machine: 18.1 s, peak 669 MiB (5.2 x img, 2.8 x img above the
+loaded labels: the float32 output is 2 x img, one band of distances and the per-instance boxes the rest).
+Before the banded weight map, in the same conditions: 18.6 s, 1161 MiB (9.1 x img, 6.6 x img above the
+labels: whole-image float32 ``d1``, ``d2`` and a bool mask besides the output); CPU time 11.8 s before,
+12.5 s after (mean of 3 alternating runs; 34,871 instance EDTs instead of 30,720).
+Before tiled SLIC, band-wise graph building and streamed U-Net post-processing (2026-11-22 conditions):
 superpixels 86 s, 3273 MiB (24.1 x img above the image, inside scikit-image's whole-image float64 SLIC);
 U-Net 170 s, 4514 MiB (30 x img: whole-image (C, Y, X) float32 probabilities and whole-plane watershed).
-Comparing with a 4096x4096 run, the part that grows with the image is ~6.6 x img (weight map), ~4.7 x img
-(superpixels: mostly its two int32 outputs); the U-Net's work memory is mostly fixed (4096x4096: 646 MiB
-above the input, 8192x8192: 704 MiB), one 1024x1024 tile's activations; the tiled SLIC has ~0.15 GiB
-fixed (one tile's scikit-image work arrays).
+Comparing with a 4096x4096 run, the part that grows with the image is ~2.3 x img (weight map, 2 x img of
+it its float32 output; ~6.6 x img before the bands), ~4.7 x img (superpixels: mostly its two int32
+outputs); the U-Net's work memory is mostly fixed (4096x4096: 646 MiB above the input, 8192x8192:
+704 MiB), one 1024x1024 tile's activations; the tiled SLIC has ~0.15 GiB fixed (one tile's scikit-image
+work arrays).
 """
 
 from __future__ import annotations

@@ -348,3 +348,112 @@ def test_random_labels_match_reference_property():
         assert_matches_reference(labels, tol=2e-5, w0=w0, sigma=sigma, spacing=spacing)
 
     check()
+
+
+# ---------------------------------------------------------------- bands: identical to whole-image distances
+
+def whole_image_weight_map(labels, w0=10.0, sigma=5.0, class_weights="balanced", spacing=None):
+    """The method before bands (same cutoff and crops, whole-image ``d1``/``d2``), written compactly."""
+    labels = np.asarray(labels)
+    w_bg, w_fg = class_weight_values(labels, class_weights)
+    out = np.where(labels == 0, np.float32(w_bg), np.float32(w_fg))
+    cutoff = border_cutoff(w0, sigma, w_bg)
+    ids = np.unique(labels[labels > 0])
+    if cutoff <= 0 or len(ids) < 2:
+        return out
+    spacing = (1.0,) * labels.ndim if spacing is None else tuple(np.broadcast_to(spacing, (labels.ndim,)))
+    margins = [int(math.floor(cutoff / s)) + 1 for s in spacing]
+    d1 = np.full(labels.shape, np.inf, np.float32)
+    d2 = np.full(labels.shape, np.inf, np.float32)
+    for i in ids:
+        box = ndi.find_objects((labels == i).astype(np.int8))[0]
+        grown = tuple(slice(max(b.start - m, 0), min(b.stop + m, n))
+                      for b, m, n in zip(box, margins, labels.shape))
+        d = ndi.distance_transform_edt(labels[grown] != i, sampling=spacing).astype(np.float32)
+        d2[grown] = np.minimum(d2[grown], np.maximum(d1[grown], d))
+        d1[grown] = np.minimum(d1[grown], d)
+    near = (labels == 0) & np.isfinite(d2)
+    s = d1[near].astype(np.float64) + d2[near]
+    out[near] = w_bg + w0 * np.exp(s * s * (-1.0 / (2.0 * sigma * sigma)))
+    return out
+
+
+@pytest.fixture(params=[(1, 0), (1 << 30, 0), (64 * 70, 0), (1, 3)],
+                ids=["1-row", "one-band", "64-rows", "1-row-x3"])
+def bands(request, monkeypatch):
+    """Band sizes: 1 row per band (or 3 axis-0 margins), all in one band, 64 rows of a 70-wide image."""
+    import napari_segsuite.core.weightmap as wm
+
+    pixels, margins = request.param
+    monkeypatch.setattr(wm, "_BAND_PIXELS", pixels)
+    monkeypatch.setattr(wm, "_BAND_MARGINS", margins)
+    return request.param
+
+
+def assert_banded_equals_whole(labels, **kwargs):
+    got = unet_weight_map(labels, **kwargs)
+    want = whole_image_weight_map(labels, **kwargs)
+    assert got.dtype == np.float32 and got.shape == labels.shape
+    assert np.array_equal(got, want)
+    return got
+
+
+def test_whole_image_reference_is_the_textbook_method():
+    _, labels = synthetic_nuclei((90, 70), n_nuclei=14, seed=10, touching_fraction=0.6)
+    want = reference_weight_map(labels)
+    np.testing.assert_allclose(whole_image_weight_map(labels), want, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"w0": 0.0}, {"class_weights": None}, {"class_weights": (0.0, 2.0)}, {"class_weights": (3.0, 0.5)},
+    {"w0": 20.0, "sigma": 9.0}, {"sigma": 1.5, "spacing": (2.5, 0.7)}, {"spacing": 0.4},
+])
+def test_bands_give_identical_result_2d(bands, kwargs):
+    # 300 rows: many bands, instances touching band borders and the image border, rows with no instance
+    _, labels = synthetic_nuclei((300, 70), n_nuclei=40, seed=11, touching_fraction=0.7)
+    labels[100:200] = 0  # bands with no instance (and bands reached only by grown boxes)
+    labels[250:, 30:33] = 99  # taller than a band, touching the bottom border
+    labels[:3, :] = np.where(labels[:3] > 0, labels[:3], 98)  # a wide flat instance on the top border
+    assert_banded_equals_whole(labels, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"sigma": 2.0}, {"sigma": 2.0, "spacing": (3.0, 0.5, 0.7)},
+                                    {"sigma": 4.0, "spacing": (0.5, 1.0, 1.0), "class_weights": None}])
+def test_bands_give_identical_result_3d(bands, kwargs):
+    rng = np.random.default_rng(12)
+    labels = np.zeros((40, 24, 30), np.int32)
+    for k in range(1, 30):
+        z, y, x = rng.integers(0, 40), rng.integers(0, 24), rng.integers(0, 30)
+        labels[max(z - 2, 0):z + 3, max(y - 3, 0):y + 3, max(x - 3, 0):x + 4] = k
+    labels[:, 10:13, 0:2] = 40  # through every plane
+    labels[15:25] = 0  # planes with no instance
+    assert_banded_equals_whole(labels, **kwargs)
+
+
+def test_bands_with_sparse_huge_ids_one_instance_and_none(bands):
+    _, labels = synthetic_nuclei((200, 64), n_nuclei=20, seed=13)
+    ids = np.unique(labels)[1:]
+    lut = np.zeros(labels.max() + 1, np.int64)
+    lut[ids] = 2**32 - 1 - 977 * np.arange(len(ids))[::-1]
+    sparse = lut[labels].astype(np.uint32)
+    got = assert_banded_equals_whole(sparse)
+    np.testing.assert_array_equal(got, unet_weight_map(labels))
+    one = np.where(labels == ids[3], 7, 0)
+    assert_banded_equals_whole(one, class_weights=(0.5, 2.0))
+    assert_banded_equals_whole(np.zeros((130, 20), np.int32))
+    two_far = np.zeros((260, 8), np.int32)
+    two_far[0, 0], two_far[-1, -1] = 1, 2  # nothing in reach of anything: class weights only
+    got = assert_banded_equals_whole(two_far, sigma=2.0, class_weights=None)
+    assert np.array_equal(got, np.ones((260, 8)))
+
+
+def test_bands_plane_by_plane_and_progress(bands):
+    stack = np.stack([synthetic_nuclei((150, 60), n_nuclei=12, seed=s)[1] for s in range(2)])
+    got = unet_weight_map(stack[1], w0=6, sigma=3)
+    assert np.array_equal(got, whole_image_weight_map(stack[1], w0=6, sigma=3))
+    planes = run(iter_unet_weight_map(stack, w0=6, sigma=3, plane_by_plane=True))
+    assert np.array_equal(planes[1], got)
+    events = []
+    run(iter_unet_weight_map(stack[0]), progress=events.append)
+    assert events and events[-1].fraction == 1.0
+    assert all(a.step <= b.step for a, b in zip(events, events[1:]))

@@ -9,6 +9,15 @@ border term is only evaluated where it can change a float32 result: beyond the d
 a pixel's term needs ``d2 <= d1 + d2 <= T``. So each instance only matters inside its bounding box grown by
 ``T``; one small EDT per instance, inside that crop, keeps a running pair of smallest distances. The
 result equals the textbook one up to float rounding; the cost is about that of one full-image EDT.
+
+The running pair ``d1``, ``d2`` only exists for one band of rows (along axis 0, planes for 3D) at a time,
+so the work memory beyond the float32 output does not grow with the image. Only the instances whose grown
+box reaches a band matter there; each one's EDT is computed on its grown box cut to the rows that hold
+both the WHOLE instance and the band's part of the box (a crop that cut the instance would give wrong
+distances). The EDT at a pixel depends only on the instance's pixels and their offsets, not on how far
+the crop extends past the instance, so the result is bit-identical to that of whole-image pairs. A band
+holds ``_BAND_PIXELS`` pixels and is at least ``_BAND_MARGINS`` cutoff distances high, so an instance
+near a band border typically has its EDT computed twice and the others once.
 """
 
 from __future__ import annotations
@@ -33,6 +42,11 @@ _MIN_REFERENCE_WEIGHT = 1e-2
 _EVENTS = 50
 #: Pixels per chunk when adding the border term (bounds the float64 temporaries).
 _CHUNK_PIXELS = 1 << 21
+#: Pixels per band (rows along axis 0): the distances ``d1``, ``d2`` exist for one band at a time.
+_BAND_PIXELS = 1 << 22
+#: A band is at least this many axis-0 margins (the cutoff in rows) high, so that an instance's grown box
+#: typically reaches at most two bands (its distance transform is computed once per band it reaches).
+_BAND_MARGINS = 4
 
 
 def class_weight_values(labels: np.ndarray, class_weights="balanced") -> tuple[float, float]:
@@ -111,51 +125,70 @@ def _check_spacing(spacing, ndim: int) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
-def _iter_two_nearest(labels, cutoff, spacing):
-    """Distances to the nearest and second-nearest instance, exact where ``d2 <= cutoff``.
+def _iter_weight_map_nd(labels, w0, sigma, class_weights, spacing):
+    w_bg, w_fg = class_weight_values(labels, class_weights)
+    out = np.empty(labels.shape, np.float32)
+    for part in _chunks(out, 0, len(out)):  # no whole-image mask
+        out[part] = np.where(labels[part] == 0, np.float32(w_bg), np.float32(w_fg))
+    cutoff = border_cutoff(w0, sigma, w_bg)
+    if cutoff <= 0 or not labels.any():
+        return out
+    yield from _iter_add_border_term(out, labels, w0, sigma, w_bg, cutoff, spacing)
+    return out
 
-    Generator: yields Progress, returns ``(d1, d2)`` float32 arrays (inf where no instance is in reach),
-    or None when there are fewer than two instances.
+
+def _chunks(out, start, stop):
+    """Slices of rows ``start:stop`` of ``out`` of about ``_CHUNK_PIXELS`` pixels each."""
+    rows = max(1, _CHUNK_PIXELS // max(1, out[0].size))
+    return [slice(a, min(a + rows, stop)) for a in range(start, stop, rows)]
+
+
+def _iter_add_border_term(out, labels, w0, sigma, w_bg, cutoff, spacing):
+    """Add the border term to ``out`` band by band along axis 0 (generator: yields Progress).
+
+    Nothing is added with fewer than two instances. The distances ``d1 <= d2`` are exact where
+    ``d2 <= cutoff``; they only exist for one band at a time.
     """
     shape = labels.shape
     if int(labels.max()) > labels.size:  # huge or sparse ids: find_objects would make a list that long
         labels, _ = relabel_sequential(labels)
-    boxes = ndi.find_objects(labels)
-    present = [(i, sl) for i, sl in enumerate(boxes, 1) if sl is not None]
+    present = [(i, box) for i, box in enumerate(ndi.find_objects(labels), 1) if box is not None]
     if len(present) < 2:
-        return None
-    d1 = np.full(shape, np.inf, np.float32)
-    d2 = np.full(shape, np.inf, np.float32)
+        return
     margins = [int(math.floor(cutoff / s)) + 1 for s in spacing]
-    every = max(1, len(present) // _EVENTS)
-    for k, (i, box) in enumerate(present):
-        grown = tuple(slice(max(b.start - m, 0), min(b.stop + m, n)) for b, m, n in zip(box, margins, shape))
-        d = ndi.distance_transform_edt(labels[grown] != i, sampling=spacing).astype(np.float32)
-        near1, near2 = d1[grown], d2[grown]  # views
-        np.minimum(near2, np.maximum(near1, d), out=near2)
-        np.minimum(near1, d, out=near1)
-        if (k + 1) % every == 0 or k + 1 == len(present):
-            yield Progress(k + 1, len(present), f"instance {k + 1}/{len(present)}")
-    return d1, d2
-
-
-def _iter_weight_map_nd(labels, w0, sigma, class_weights, spacing):
-    w_bg, w_fg = class_weight_values(labels, class_weights)
-    background = labels == 0
-    out = np.where(background, np.float32(w_bg), np.float32(w_fg)).astype(np.float32, copy=False)
-    cutoff = border_cutoff(w0, sigma, w_bg)
-    if cutoff <= 0 or background.all():
-        return out
-    distances = yield from _iter_two_nearest(labels, cutoff, spacing)
-    if distances is None:  # fewer than two instances: no border term
-        return out
-    d1, d2 = distances
-    del background
-    rows = max(1, _CHUNK_PIXELS // max(1, out[0].size))  # bounded float64 temporaries
-    for start in range(0, out.shape[0], rows):
-        part = slice(start, start + rows)
-        _add_border_term(out[part], labels[part], d1[part], d2[part], w0, sigma, w_bg)
-    return out
+    grown = [tuple(slice(max(b.start - m, 0), min(b.stop + m, n)) for b, m, n in zip(box, margins, shape))
+             for _, box in present]
+    height = max(_BAND_PIXELS // max(1, out[0].size), _BAND_MARGINS * margins[0], 1)
+    first = np.array([g[0].start for g in grown])
+    last = np.array([g[0].stop for g in grown])
+    bands = [(a, min(a + height, shape[0])) for a in range(0, shape[0], height)]
+    members = [np.flatnonzero((first < b) & (last > a)) for a, b in bands]  # grown box reaches the band
+    total = sum(len(m) for m in members)
+    every = max(1, total // _EVENTS)
+    done = 0
+    for j, ((a, b), band_members) in enumerate(zip(bands, members)):
+        if not len(band_members):
+            continue
+        d1 = np.full((b - a, *shape[1:]), np.inf, np.float32)
+        d2 = np.full_like(d1, np.inf)
+        for k in band_members:
+            i, box = present[k]
+            g = grown[k]
+            lo, hi = max(g[0].start, a), min(g[0].stop, b)  # the rows of the band the instance reaches
+            r0, r1 = min(box[0].start, lo), max(box[0].stop, hi)  # the crop holds the WHOLE instance too
+            d = ndi.distance_transform_edt(labels[(slice(r0, r1), *g[1:])] != i, sampling=spacing)
+            d = d[lo - r0:hi - r0].astype(np.float32)
+            reach = (slice(lo - a, hi - a), *g[1:])
+            near1, near2 = d1[reach], d2[reach]  # views
+            np.minimum(near2, np.maximum(near1, d), out=near2)
+            np.minimum(near1, d, out=near1)
+            done += 1
+            if done % every == 0 or done == total:
+                yield Progress(done, total, f"band {j + 1}/{len(bands)}, distance transform {done}/{total}")
+        for part in _chunks(out, a, b):  # bounded float64 temporaries
+            local = slice(part.start - a, part.stop - a)
+            _add_border_term(out[part], labels[part], d1[local], d2[local], w0, sigma, w_bg)
+        del d1, d2  # before the next band's are allocated
 
 
 def _add_border_term(out, labels, d1, d2, w0, sigma, w_bg):
@@ -263,6 +296,11 @@ def unet_weight_map(labels, w0: float = 10.0, sigma: float = 5.0, class_weights=
     crop keeps the two smallest distances per pixel. The result is the textbook one (one full EDT per
     instance) up to float32 rounding, in about the time of one full-image EDT for the default ``sigma``.
     Larger ``sigma`` means larger crops (the cost grows towards the textbook method's).
+
+    The two smallest distances are kept for one band of rows along the first axis at a time (a few
+    million pixels, at least four cutoff distances high), so the memory needed beyond the float32 output
+    is bounded, not a multiple of the image. An instance whose crop reaches two bands has its EDT computed
+    for each, on a crop that still holds the whole instance, so the result does not depend on the bands.
 
     References
     ----------
