@@ -12,8 +12,11 @@ a box 4 px larger than the nucleus on every side is cut by
 
 It prints the mean IoU against the nucleus's ground truth, the number of empty masks and the median time
 per box; the time ratio segsuite/opencv is measured in the same run (boxes alternate between methods).
-Last, the astronaut RGB image (scikit-image) with a box around the person, IoU between segsuite and
-OpenCV (no ground truth there; a sanity check that RGB works) and the foreground fraction of each.
+Then boxes drawn over plain background (random sizes 10-45 px, no nucleus within 2 px): how many come
+back non-empty, i.e. a fake object, with the default contrast test and with it off (``min_contrast=0``),
+and for OpenCV. Last, the astronaut RGB image (scikit-image) with a box around the person, IoU between
+segsuite and OpenCV (no ground truth there; a sanity check that RGB works) and the foreground fraction of
+each.
 """
 
 from __future__ import annotations
@@ -108,6 +111,34 @@ def nuclei_benchmark(fields):
     return rows, times
 
 
+def background_boxes(labels, n, rng, pad=2):
+    """``n`` random boxes (10-45 px a side) with no labelled pixel within ``pad`` px."""
+    h, w = labels.shape
+    out = []
+    for _ in range(200 * n):
+        bh, bw = rng.integers(10, 46, 2)
+        r, c = int(rng.integers(0, h - bh)), int(rng.integers(0, w - bw))
+        if not labels[max(r - pad, 0):r + bh + pad, max(c - pad, 0):c + bw + pad].any():
+            out.append((r, c, r + int(bh), c + int(bw)))
+            if len(out) == n:
+                break
+    return out
+
+
+def empty_box_check(fields, n=100, seed=0):
+    """Fake objects returned for boxes over plain background."""
+    rng = np.random.default_rng(seed)
+    for name, image, labels in fields:
+        boxes = background_boxes(labels, n, rng)
+        fake = {"segsuite": 0, "segsuite, min_contrast=0": 0, "opencv": 0}
+        for box in boxes:
+            fake["segsuite"] += bool(grabcut(image, box, margin=MARGIN).any())
+            fake["segsuite, min_contrast=0"] += bool(grabcut(image, box, margin=MARGIN, min_contrast=0).any())
+            fake["opencv"] += bool(opencv_grabcut(image, box)[0].any())
+        print(f"{name}: {len(boxes)} plain-background boxes, non-empty results (fake objects): "
+              + ", ".join(f"{k} {v}" for k, v in fake.items()))
+
+
 def astronaut_check():
     from skimage import data
 
@@ -143,6 +174,7 @@ def main(argv=None):
                   f"min {ious.min():.3f}  empty {empty}{tm}")
         ratio = np.median(times["segsuite"]) / np.median(times["opencv"])
         print(f"  time per box segsuite / opencv (medians, same crops, same run): {ratio:.2f}x")
+    empty_box_check(fields)
     if not args.no_astronaut:
         astronaut_check()
 

@@ -34,6 +34,9 @@ def _add_grabcut(sub):
     p.add_argument("--gamma", type=float, default=None, help="smoothness weight (default 30)")
     p.add_argument("--margin", type=int, default=None,
                    help="background margin around each box in px (default 10)")
+    p.add_argument("--min-contrast", type=float, default=None,
+                   help="a box whose cut stands out from its surroundings by fewer noise levels stays empty "
+                        "(default 1.6; 0 keeps every box)")
     p.set_defaults(func=_cmd_grabcut)
 
 def _check_boxes_inside(boxes, shape, channel_axis) -> None:
@@ -67,12 +70,17 @@ def _cmd_grabcut(args) -> int:
     if args.output.suffix.lower() not in (".tif", ".tiff"):
         raise CLIError(f"the output must be a .tif file, got {args.output}.")
     _check_boxes_inside(args.box, image.shape, channel_axis)
-    params = {k: v for k, v in (("gamma", args.gamma), ("margin", args.margin)) if v is not None}
+    params = {k: v for k, v in (("gamma", args.gamma), ("margin", args.margin),
+                                ("min_contrast", args.min_contrast)) if v is not None}
     labels = run(iter_grabcut_boxes(image, args.box, args.n_iter, channel_axis, trimap, **params),
                  progress=terminal_progress())
     write_tiff(args.output, labels.astype(smallest_uint_dtype(int(labels.max()))))
     sizes = [int((labels == i + 1).sum()) for i in range(len(args.box))]
     print(f"{len(args.box)} box(es) -> {args.output} (pixels per instance: {', '.join(map(str, sizes))})")
+    empty = [str(i + 1) for i, n in enumerate(sizes) if n == 0]
+    if empty:
+        print(f"box(es) {', '.join(empty)}: nothing stands out from the surroundings, left empty "
+              "(--trimap foreground or --min-contrast 0 to force)")
     return 0
 
 def _add_superpixels(sub):

@@ -37,3 +37,17 @@ def test_cli_grabcut_errors_are_one_line(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["grabcut", str(path), "--box", "0,0,9,9", "-o", str(tmp_path / "out.png")]) == 2
     assert ".tif" in capsys.readouterr().err
+
+
+def test_cli_grabcut_box_on_plain_background_stays_empty_unless_forced(tmp_path, capsys):
+    path, a, b = _image(tmp_path)
+    out = tmp_path / "out.tif"
+    # Box 2 covers only background (columns 38-50 lie between the two discs, rows 2-14 above them).
+    assert main(["grabcut", str(path), "--box", "16,11,45,40", "--box", "2,38,14,50", "-o", str(out)]) == 0
+    labels = tifffile.imread(out)
+    assert set(np.unique(labels).tolist()) == {0, 1}
+    assert "box(es) 2: nothing stands out" in capsys.readouterr().out
+    forced = tmp_path / "forced.tif"
+    assert main(["grabcut", str(path), "--box", "16,11,45,40", "--box", "2,38,14,50", "--min-contrast", "0",
+                 "-o", str(forced)]) == 0
+    assert (tifffile.imread(forced) == 2).any()

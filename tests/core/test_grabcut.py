@@ -272,3 +272,74 @@ def test_core_grabcut_is_the_function_even_after_the_module_is_imported():
     importlib.import_module("napari_segsuite.core.boxcut")
     assert callable(core.grabcut) and core.grabcut.__name__ == "grabcut"
     assert core.grabcut_boxes.__name__ == "grabcut_boxes"
+
+
+# -- boxes that hold no object --------------------------------------------------------------------------
+def _plain_background_boxes(labels, n, seed=0, pad=2):
+    """``n`` random 10-45 px boxes with no labelled pixel within ``pad`` px (checked against the truth)."""
+    rng = np.random.default_rng(seed)
+    h, w = labels.shape
+    boxes = []
+    while len(boxes) < n:
+        bh, bw = (int(v) for v in rng.integers(10, 46, 2))
+        r, c = int(rng.integers(0, h - bh)), int(rng.integers(0, w - bw))
+        if not labels[max(r - pad, 0):r + bh + pad, max(c - pad, 0):c + bw + pad].any():
+            boxes.append((r, c, r + bh, c + bw))
+    return boxes
+
+
+def test_boxes_over_plain_background_come_back_empty():
+    image, gt = load_sample("nuclei_test")
+    boxes = _plain_background_boxes(gt, 25) + [(0, 0, 31, 31)]  # and one cut by the image corner
+    assert all(not gt[r0:r1, c0:c1].any() for r0, c0, r1, c1 in boxes)
+    assert not any(grabcut(image, box).any() for box in boxes)
+    # Without the contrast test each of them would be a blob of background shaped by its box.
+    fakes = [grabcut(image, box, min_contrast=0) for box in boxes]
+    assert all(m.sum() > 0.2 * (b[2] - b[0]) * (b[3] - b[1]) for m, b in zip(fakes, boxes))
+
+
+def test_foreground_scribble_keeps_a_box_without_contrast():
+    image, gt = load_sample("nuclei_test")
+    r0, c0, r1, c1 = box = _plain_background_boxes(gt, 1, seed=3)[0]
+    trimap = np.zeros(gt.shape, np.uint8)
+    cy, cx = (r0 + r1) // 2, (c0 + c1) // 2
+    trimap[cy - 1:cy + 2, cx - 1:cx + 2] = 1
+    assert not grabcut(image, box).any()
+    kept = grabcut(image, box, trimap=trimap)
+    assert kept[trimap == 1].all()
+
+
+def test_empty_box_leaves_its_id_unused():
+    image, gt = load_sample("nuclei_test")
+    sl = ndi.find_objects(gt)[9]
+    nucleus = (sl[0].start - 4, sl[1].start - 4, sl[0].stop + 4, sl[1].stop + 4)
+    labels = grabcut_boxes(image, [_plain_background_boxes(gt, 1, seed=5)[0], nucleus])
+    assert set(np.unique(labels).tolist()) == {0, 2}
+    assert _iou(labels == 2, gt == 10) > 0.7
+
+
+def test_object_contrast_in_noise_levels():
+    from napari_segsuite.core.cropcut import object_contrast
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:60, :60]
+    disc = (yy - 30) ** 2 + (xx - 30) ** 2 <= 12 ** 2
+    box = (14, 14, 47, 47)
+    noise = rng.normal(0, 5.0, disc.shape)
+    # A disc 10 noise levels above its background: the contrast is 10 (white noise: the neighbour-difference
+    # estimate of the noise level is the noise's own standard deviation).
+    crop = (100 + 50 * disc + noise)[..., None]
+    assert 8.5 < object_contrast(crop, disc, box) < 11.5
+    # The same mask on noise alone: no contrast; empty and full masks score 0.
+    assert object_contrast((100 + noise)[..., None], disc, box) < 1.0
+    assert object_contrast(crop, np.zeros_like(disc), box) == 0.0
+    assert object_contrast(crop, np.ones_like(disc), box) == 0.0
+    # Several channels: the one that shows the object counts.
+    two = np.stack([100 + noise, 100 + 50 * disc + rng.normal(0, 5.0, disc.shape)], axis=-1)
+    assert object_contrast(two, disc, box) > 8.5
+
+
+def test_min_contrast_must_be_non_negative():
+    image, gt = load_sample("nuclei_test")
+    with pytest.raises(ValueError, match="min_contrast must be >= 0"):
+        grabcut(image, (10, 10, 40, 40), min_contrast=-1)

@@ -212,3 +212,25 @@ def test_rgb_layer(make_napari_viewer_proxy, qtbot):
     _run(widget, qtbot)
     out = widget.output.value.data
     assert out.shape == disk.shape and _iou(out == 1, disk) > 0.9
+
+
+def test_rectangle_over_plain_background_makes_no_instance_and_says_so(scene, qtbot, monkeypatch):
+    import napari.utils.notifications as nn
+
+    shown = []
+    monkeypatch.setattr(nn, "show_info", shown.append)
+    viewer, widget, gt, ids, boxes = scene
+    # Shape 2 of 4 lies over plain background (checked against the ground truth), the others on nuclei.
+    empty_box = (150, 0, 180, 28)
+    r0, c0, r1, c1 = empty_box
+    assert not gt[max(r0 - 2, 0):r1 + 2, max(c0 - 2, 0):c1 + 2].any()
+    widget.shapes.value.data = [_world_rect(boxes[0]), _world_rect(empty_box), *map(_world_rect, boxes[1:])]
+    widget.shapes.value.shape_type = ["rectangle"] * 4
+    _run(widget, qtbot)
+    out = widget.output.value
+    assert set(np.unique(out.data)) == {0, 1, 3, 4}  # id 2 (shape 2) is unused
+    assert not out.data[r0:r1, c0:c1].any()
+    for k, i in zip((1, 3, 4), ids):
+        assert _iou(out.data == k, gt == i) > 0.75
+    assert widget.jobs.status.endswith("1 empty")
+    assert any(msg.startswith("shape(s) 2: nothing in the box stands out") for msg in shown), shown

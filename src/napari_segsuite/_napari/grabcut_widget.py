@@ -212,7 +212,13 @@ class GrabCutWidget(Container):
             # Keep only the boxes of this run: memory stays bounded by the rectangles on screen.
             self.cache = {key: self.cache[key] for key in keys.values()}
             self._paint(img_layer, spatial, [(i, self.cache[keys[i]]) for i in keys])
-            self.jobs.set_status(f"{len(keys)} box(es), {len(todo)} computed, {len(keys) - len(todo)} cached")
+            empty = [i + 1 for i in keys if not self.cache[keys[i]].mask.any()]
+            status = f"{len(keys)} box(es), {len(todo)} computed, {len(keys) - len(todo)} cached"
+            if empty:
+                status += f", {len(empty)} empty"
+                show_info(f"shape(s) {', '.join(map(str, empty))}: nothing in the box stands out from its "
+                          f"surroundings, so no instance was made. Scribble foreground (1) inside to force one.")
+            self.jobs.set_status(status)
 
         return self.jobs.start(iter_grabcut_masks, image, [b for _, b in todo], params["n_iter"],
                                channel_axis, trimap, gamma=params["gamma"], on_returned=done)

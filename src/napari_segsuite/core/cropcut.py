@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from .gmm import GaussianMixture
 from .maxflow import GridCut, contrast_weights
 
-__all__ = ["cut_crop", "MAX_BOX_PIXELS"]
+__all__ = ["cut_crop", "object_contrast", "MAX_BOX_PIXELS"]
 
 
 # -- the algorithm on one crop --------------------------------------------------------------------------
@@ -77,8 +77,8 @@ def _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma
     small = _block_mean(crop.astype(np.float64), f)
     sbox = (r0 // f, c0 // f, -(-r1 // f), -(-c1 // f))
     s_fg, s_bg = _block_any(hard_fg, f), _block_any(hard_bg, f)
-    coarse = cut_crop(small, sbox, s_fg & ~s_bg, s_bg & ~s_fg, n_iter, n_components, gamma, core_fraction,
-                       shape_prior)
+    coarse = _cut(small, sbox, s_fg & ~s_bg, s_bg & ~s_fg, n_iter, n_components, gamma, core_fraction,
+                  shape_prior)
     h, w = crop.shape[:2]
     coarse = np.repeat(np.repeat(coarse, f, 0), f, 1)[:h, :w]
     inbox = np.zeros((h, w), bool)
@@ -116,8 +116,73 @@ def _background_samples(inbox, bg_fixed, box):
     return inbox & ~inner
 
 
-def cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior):
-    """GrabCut on one crop. ``box`` is in crop coordinates; returns the bool mask of the crop."""
+def _noise_sigma(x):
+    """Robust per-channel noise level of a (rows, cols, channels) crop, from neighbour differences.
+
+    The MAD of horizontal and vertical differences over sqrt(2): edges are a small share of the pairs, so
+    they barely move it (unlike the crop's own spread, which the object itself makes large).
+    """
+    d = np.concatenate([np.diff(x, axis=0).reshape(-1, x.shape[-1]), np.diff(x, axis=1).reshape(-1, x.shape[-1])])
+    mad = np.median(np.abs(d - np.median(d, axis=0)), axis=0)
+    return np.maximum(1.4826 * mad / np.sqrt(2.0), 1e-9)
+
+
+def object_contrast(crop, mask, box, width: int = 2) -> float:
+    """How much the cut ``mask`` differs from what surrounds it, in units of the crop's noise level.
+
+    The larger of two contrasts, each the largest over the channels of ``|median(a) - median(b)| / noise``:
+    the band ``width`` pixels inside the mask's edge against the band just outside it (local; fails where the
+    mask touches bright neighbours), and the mask against the crop's margin outside ``box`` (fails where the
+    margin is crowded with other cells). A real object wins at least one; a mask cut out of plain background
+    wins neither. 0 for an empty or full mask.
+
+    Parameters
+    ----------
+    crop : ndarray, (rows, cols, channels)
+    mask : ndarray of bool, (rows, cols)
+    box : (row0, col0, row1, col1)
+        The box in crop coordinates; the pixels outside it are the margin.
+    width : int
+        Width of the bands at the mask's edge, in pixels.
+
+    Returns
+    -------
+    float
+    """
+    if not mask.any() or mask.all():
+        return 0.0
+    x = np.asarray(crop, np.float64)
+    sigma = _noise_sigma(x)
+    structure = np.ones((3, 3), bool)
+    inner = mask & ~ndi.binary_erosion(mask, structure, iterations=width)
+    outer = ndi.binary_dilation(mask, structure, iterations=width) & ~mask
+    r0, c0, r1, c1 = box
+    margin = np.ones(mask.shape, bool)
+    margin[r0:r1, c0:c1] = False
+    inside = np.median(x[mask], axis=0)
+    best = 0.0
+    for a, b in ((x[inner], x[outer]), (inside, x[margin])):
+        if len(a) and len(b):
+            a = a if a.ndim == 1 else np.median(a, axis=0)
+            best = max(best, float(np.max(np.abs(a - np.median(b, axis=0)) / sigma)))
+    return best
+
+
+def cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior,
+             min_contrast=0.0):
+    """GrabCut on one crop. ``box`` is in crop coordinates; returns the bool mask of the crop.
+
+    With ``min_contrast > 0`` and no hard foreground in the box, a mask whose :func:`object_contrast` is
+    below ``min_contrast`` is dropped (the box holds nothing that differs from its surroundings): the
+    result is then empty instead of a blob of background shaped by the box.
+    """
+    mask = _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior)
+    if min_contrast > 0 and not (hard_fg & mask).any() and object_contrast(crop, mask, box) < min_contrast:
+        return np.zeros_like(mask)
+    return mask
+
+
+def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior):
     r0, c0, r1, c1 = box
     if (r1 - r0) * (c1 - c0) > MAX_BOX_PIXELS:
         return _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction,
