@@ -22,22 +22,29 @@ def main():
     viewer = napari.Viewer(title="napari-segsuite demo", show=True)
     viewer.window.resize(1500, 950)
     viewer, docked = open_demo_viewer(viewer=viewer)
-    # What a user sees after one click on "Predict": the shipped U-Net's instances over the image.
-    from napari_segsuite.core.predict import predict_checkpoint
-    from napari_segsuite.core.samples import sample_path
+    # What a user sees after "Load sample model" and "Predict" in the U-Net widget (its real thread worker).
+    import time
 
-    image_layer = viewer.layers["nuclei"]
-    labels = predict_checkpoint(sample_path("unet_nuclei.pt"), image_layer.data)
-    pred = viewer.add_labels(labels, name="U-Net prediction", opacity=0.6)
-    pred.contour = 2
+    unet = docked["U-Net"]
+    unet.load_sample_model()
+    unet.predict_image.value = viewer.layers["nuclei"]
+    unet.predict()
+    deadline = time.time() + 300
+    while unet.jobs.running and time.time() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.02)
+    pred = viewer.layers["nuclei U-Net"]
+    pred.opacity, pred.contour = 0.6, 2
     widget_name = args.widget or "U-Net"
     from qtpy.QtWidgets import QDockWidget
 
+    # Bring the widget's tab to the front: the dock is the QDockWidget whose widget contains ours.
     native = getattr(docked.get(widget_name), "native", docked.get(widget_name))
-    while native is not None and not isinstance(native, QDockWidget):
-        native = native.parent()
-    if native is not None:
-        native.raise_()
+    docks = [w for w in QApplication.allWidgets() if isinstance(w, QDockWidget)] if native is not None else []
+    for dock in docks:
+        if dock.widget() is not None and (dock.widget() is native or dock.widget().isAncestorOf(native)):
+            dock.raise_()
+            break
     for _ in range(20):
         QApplication.processEvents()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -134,3 +134,22 @@ def test_stack_prediction_and_errors(make_napari_viewer_proxy, qtbot, tmp_path, 
     assert widget.train() is None
     assert "do not have the same shape" in widget.jobs.status
     assert widget.train_button.enabled
+
+
+def test_sample_model_loads_and_predicts_the_sample_nuclei(make_napari_viewer_proxy, qtbot, wait_job):
+    from napari_segsuite.core import average_precision, load_sample
+
+    torch.set_num_threads(1)
+    viewer = make_napari_viewer_proxy()
+    image, gt = load_sample("nuclei_test")
+    viewer.add_image(image[:256, :256], name="nuclei")
+    widget = UNetWidget(viewer)
+    assert widget.load() is False and "choose a model file" in widget.jobs.status  # nothing chosen yet
+    assert widget.load_sample_model()
+    assert widget.readout.value.startswith("model (unet_nuclei.pt)") and widget.jobs.status == "loaded unet_nuclei.pt"
+    widget.predict_image.value = viewer.layers["nuclei"]
+    assert widget.predict() is not None
+    wait_job(widget.jobs, 60000)
+    qtbot.waitUntil(lambda: "nuclei U-Net" in viewer.layers, timeout=5000)
+    pred = np.asarray(viewer.layers["nuclei U-Net"].data)
+    assert average_precision(gt[:256, :256], pred, thresholds=(0.5,))["ap"][0] > 0.8

@@ -51,14 +51,17 @@ class UNetWidget(Container):
         # --- checkpoints
         self.model_path = FileEdit(label="model file", mode="r", filter="*.pt")
         self.load_button = PushButton(text="Load model")
+        self.sample_button = PushButton(text="Load sample model")
+        self.sample_button.tooltip = "The small model shipped with the plugin, trained on the sample nuclei."
         self.save_path = FileEdit(label="save as", mode="w", filter="*.pt")
         self.save_button = PushButton(text="Save model")
         super().__init__(widgets=[
+            Label(value="<b>Model</b>"), self.model_path, self.load_button, self.sample_button, self.readout,
+            self.save_path, self.save_button,
             Label(value="<b>Train</b>"), self.training, self.epochs, self.steps, self.patch_size, self.model_size,
-            self.classes, self.device, self.autosave, self.train_button, self.readout,
+            self.classes, self.device, self.autosave, self.train_button,
             Label(value="<b>Predict</b>"), self.predict_image, self.whole_stack, self.probabilities,
             self.min_size, self.watershed, self.predict_button,
-            Label(value="<b>Model file</b>"), self.model_path, self.load_button, self.save_path, self.save_button,
             self.jobs])
         self.training.fill_row()
         self.readout.native.setWordWrap(True)  # a long readout wraps instead of widening the dock
@@ -66,6 +69,7 @@ class UNetWidget(Container):
         self.train_button.changed.connect(self.train)
         self.predict_button.changed.connect(self.predict)
         self.load_button.changed.connect(self.load)
+        self.sample_button.changed.connect(self.load_sample_model)
         self.save_button.changed.connect(self.save)
         self.jobs.on_running_changed.append(self._running_changed)
         viewer.layers.events.inserted.connect(self._refresh)
@@ -80,7 +84,7 @@ class UNetWidget(Container):
         reset_layer_choices(self.predict_image)
 
     def _running_changed(self, running: bool):
-        for b in (self.train_button, self.predict_button, self.load_button, self.save_button):
+        for b in (self.train_button, self.predict_button, self.load_button, self.sample_button, self.save_button):
             b.enabled = not running
 
     def _error(self, exc: Exception):
@@ -159,17 +163,31 @@ class UNetWidget(Container):
                                watershed=bool(self.watershed.value), return_probabilities=with_prob,
                                on_returned=returned)
 
-    def load(self, *_):
-        """Load the model file chosen in ``model_path``."""
+    def load(self, *_, path=None) -> bool:
+        """Load the model file chosen in ``model_path`` (or ``path``); bad files are refused with a notice."""
         from napari_segsuite.core.unet.checkpoint import load_checkpoint
 
+        target = Path(path if path is not None else self.model_path.value)
         try:
-            ckpt = load_checkpoint(Path(self.model_path.value), kind="unet")
+            if path is None and str(self.model_path.value).strip() in ("", "."):
+                raise ValueError("choose a model file (.pt) first, or press 'Load sample model'.")
+            ckpt = load_checkpoint(target, kind="unet")
         except (ValueError, FileNotFoundError) as exc:
             self._error(exc)
-            return
-        self._set_model(ckpt, Path(self.model_path.value).name)
-        self.jobs.set_status(f"loaded {Path(self.model_path.value).name}")
+            return False
+        self._set_model(ckpt, target.name)
+        self.jobs.set_status(f"loaded {target.name}")
+        return True
+
+    def load_sample_model(self, *_) -> bool:
+        """Load the small U-Net shipped with the plugin (trained on the sample nuclei by the project's script)."""
+        from napari_segsuite.core.samples import sample_path
+
+        try:
+            return self.load(path=sample_path("unet_nuclei.pt"))
+        except FileNotFoundError as exc:
+            self._error(exc)
+            return False
 
     def save(self, *_):
         """Save the current model to ``save_path`` (atomically)."""
