@@ -164,3 +164,12 @@ def test_predict_two_inputs_with_one_name_are_refused(unet_model, cellpose_folde
                  "-o", str(out)]) == 2
     assert "would both be written" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_maskrcnn_training_refuses_a_crop_too_small_for_batch_norm(tmp_path):
+    pytest.importorskip("torch")
+    from napari_segsuite.core.maskrcnn.train import iter_train_maskrcnn
+
+    # torch's own message was "Expected more than 1 value per channel when training", after loading the data
+    with pytest.raises(ValueError, match="crop_size 32 with batch_size 1"):
+        next(iter_train_maskrcnn(tmp_path / "no_data_needed", crop_size=32, batch_size=1, device="cpu"))

@@ -235,7 +235,7 @@ BAD_TRAIN_PARAMS = {
              ["--w0", "-1"], ["--sigma", "0"], ["--device", "cuda:7"], ["--device", "gpu-please"],
              ["--time-limit", "-1"], ["--classes", "4"], ["--patience", "-1"], ["--epochs", "two"]],
     "maskrcnn": [["--epochs", "0"], ["--epochs", "-1"], ["--steps-per-epoch", "0"], ["--batch-size", "0"],
-                 ["--crop-size", "0"], ["--crop-size", "-64"], ["--width", "0"], ["--anchor-sizes", "a,b"],
+                 ["--crop-size", "0"], ["--crop-size", "-64"], ["--crop-size", "32"], ["--width", "0"], ["--anchor-sizes", "a,b"],
                  ["--anchor-sizes", "-8,16,32,64,128"], ["--image-scale", "0"], ["--image-scale", "-1"],
                  ["--lr", "0"], ["--lr", "nan"], ["--channel-axis", "5"], ["--device", "cuda:7"],
                  ["--device", "gpu-please"], ["--time-limit", "-1"], ["--backbone", "vgg"]],
