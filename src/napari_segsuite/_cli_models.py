@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from napari_segsuite.cli import CLIError
+from napari_segsuite.cli import CLIError, refuse_overwriting_inputs
 
 
 def _add_train(sub):
@@ -138,6 +138,37 @@ def _predict_inputs(paths: list[Path]) -> list[Path]:
             files.append(path)
     return files
 
+def _predict_outputs(inputs: list[Path], files: list[Path], output: Path) -> dict[Path, Path]:
+    """Map each input file to its labels file: ``output`` itself for one file, else ``output/NAME_masks.tif``.
+
+    The output is a folder when there are several files, when an input is a folder or when ``output``
+    is an existing folder. Refused: a folder output named like a file, a single output that is not
+    .tif (or .zarr for a zarr input), and writing into an input folder, where ``NAME_masks.tif`` is the
+    name of ground-truth masks.
+    """
+    folders = [p for p in inputs if p.is_dir() and p.suffix != ".zarr"]
+    if len(files) == 1 and not folders and not (output.is_dir() and output.suffix != ".zarr"):
+        if output.suffix.lower() not in (".tif", ".tiff", ".zarr"):
+            raise CLIError(f"the output must be a .tif file (or an existing folder), got {output}.")
+        return {files[0]: output}
+    if output.suffix.lower() in (".tif", ".tiff", ".zarr") or (output.exists() and not output.is_dir()):
+        raise CLIError(f"{len(files)} input(s) from folders or several files: give an output folder, "
+                       f"not the file {output}.")
+    for folder in folders:
+        if output.exists() and output.samefile(folder):
+            raise CLIError(f"{output}: is the input folder; predictions (NAME_masks.tif) would replace "
+                           "ground-truth masks kept there. Give another output folder.")
+    outputs = {path: output / f"{path.stem}_masks.tif" for path in files}
+    seen = {}
+    for path, out in outputs.items():
+        if out in seen:
+            raise CLIError(f"{seen[out]} and {path} would both be written to {out}; rename one of them.")
+        seen[out] = path
+    return outputs
+
+def _prob_path(out: Path) -> Path:
+    return out.with_name(out.stem.removesuffix("_masks") + "_prob.tif")
+
 def _cmd_predict(args) -> int:
     from napari_segsuite.core.io import read_image, write_tiff
     from napari_segsuite.core.labels import smallest_uint_dtype
@@ -147,9 +178,8 @@ def _cmd_predict(args) -> int:
 
     ckpt = load_checkpoint(args.model, kind=None)
     files = _predict_inputs(args.inputs)
-    several = len(files) > 1
-    if several and args.output.suffix.lower() in (".tif", ".tiff", ".zarr"):
-        raise CLIError(f"{len(files)} inputs: give an output folder, not the file {args.output}.")
+    outputs = _predict_outputs(args.inputs, files, args.output)
+    refuse_overwriting_inputs(files, [p for out in outputs.values() for p in (out, _prob_path(out))])
     kwargs = {"device": args.device, "channel_axis": args.channel_axis}
     if args.tile_size is not None:
         kwargs["tile_size"] = args.tile_size
@@ -161,8 +191,7 @@ def _cmd_predict(args) -> int:
         if ckpt["kind"] != "unet":
             raise CLIError(f"--watershed applies to U-Net models; {args.model} is a {ckpt['kind']} model.")
         kwargs["watershed"] = True
-    for path in files:
-        out = (args.output / f"{path.stem}_masks.tif") if several else args.output
+    for path, out in outputs.items():
         if path.suffix == ".zarr":
             import zarr
 
@@ -187,6 +216,6 @@ def _cmd_predict(args) -> int:
         labels, prob = result if isinstance(result, tuple) else (result, None)
         write_tiff(out, labels.astype(smallest_uint_dtype(int(labels.max(initial=0)))))
         if prob is not None:
-            write_tiff(out.with_name(out.stem.removesuffix("_masks") + "_prob.tif"), prob.astype("float32"))
+            write_tiff(_prob_path(out), prob.astype("float32"))
         print(f"{path.name}: {int(labels.max(initial=0))} instances -> {out}")
     return 0

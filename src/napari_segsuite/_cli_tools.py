@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from napari_segsuite.cli import CLIError
+from napari_segsuite.cli import CLIError, refuse_overwriting_inputs
 
 
 def _parse_box(text: str) -> tuple[int, ...]:
@@ -60,11 +60,13 @@ def _cmd_grabcut(args) -> int:
     from napari_segsuite.core.boxcut import iter_grabcut_boxes
     from napari_segsuite.core.io import read_image, write_tiff
     from napari_segsuite.core.labels import smallest_uint_dtype
+    from napari_segsuite.core.layout import looks_channels_last
     from napari_segsuite.core.progress import run, terminal_progress
 
+    refuse_overwriting_inputs([args.image, args.trimap], [args.output])
     image = read_image(args.image)
     channel_axis = args.channel_axis
-    if channel_axis is None and image.ndim == 3 and image.shape[-1] in (3, 4):
+    if channel_axis is None and image.ndim == 3 and (image.shape[-1] in (3, 4) or looks_channels_last(image.shape)):
         channel_axis = -1
     trimap = read_image(args.trimap) if args.trimap is not None else None
     if args.output.suffix.lower() not in (".tif", ".tiff"):
@@ -101,8 +103,10 @@ def _add_superpixels(sub):
     p.set_defaults(func=_cmd_superpixels)
 
 def _channel_axis_arg(value: str, image) -> int | None:
+    from napari_segsuite.core.layout import looks_channels_last
+
     if value == "auto":
-        return -1 if image.ndim == 3 and image.shape[-1] in (3, 4) and min(image.shape[:2]) > 16 else None
+        return -1 if image.ndim == 3 and looks_channels_last(image.shape) else None
     if value.lower() == "none":
         return None
     try:
@@ -116,6 +120,7 @@ def _cmd_superpixels(args) -> int:
     from napari_segsuite.core.progress import run, terminal_progress
     from napari_segsuite.core.superpixels import iter_superpixels
 
+    refuse_overwriting_inputs([args.image], [args.output])
     image = read_image(args.image)
     axis = _channel_axis_arg(args.channel_axis, image)
     spacing = None
@@ -211,6 +216,7 @@ def _cmd_weightmap(args) -> int:
         if args.output.is_dir():
             raise CLIError(f"{args.output}: is a folder; give an output .tif file for one mask.")
         jobs = [(args.mask, args.output)]
+    refuse_overwriting_inputs([src for src, _ in jobs], [out for _, out in jobs])
     if not args.overwrite:
         existing = [str(out) for _, out in jobs if out.exists()]
         if existing:

@@ -9,11 +9,33 @@ from pathlib import Path
 
 from napari_segsuite import __version__
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "refuse_overwriting_inputs"]
 
 
 class CLIError(Exception):
     """A user error to print as one line (exit code 2)."""
+
+
+def refuse_overwriting_inputs(inputs, outputs) -> None:
+    """Raise a CLIError when an output path names one of the input files (or the same file by a link).
+
+    A careless ``-o`` equal to the input would replace the user's image or masks with the result
+    (a ``.zarr`` input is a folder: it counts too).
+
+    Parameters
+    ----------
+    inputs, outputs : iterable of Path or None
+        Files read and files about to be written (None entries are skipped).
+    """
+    import os
+
+    existing = [Path(p) for p in inputs if p is not None and Path(p).exists()]
+    for out in (Path(p) for p in outputs if p is not None):
+        # a/../x does not "exist" while a is missing, yet writing it creates a and lands on x
+        target = out if out.exists() else Path(os.path.normpath(os.path.abspath(out)))
+        if target.exists() and any(os.path.samefile(target, src) for src in existing):
+            raise CLIError(f"{out}: is an input of this command; give another output name "
+                           "(the input is never overwritten).")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,6 +67,20 @@ def _label_files(folder: Path) -> dict[str, Path]:
     return out
 
 
+def _note_unmatched(gt_only: list[str], pred_only: list[str]) -> None:
+    """Say on stderr which images were left out of the evaluation because only one folder has them."""
+    def few(names):
+        return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+    parts = []
+    if gt_only:
+        parts.append(f"{len(gt_only)} ground-truth image(s) have no prediction ({few(gt_only)})")
+    if pred_only:
+        parts.append(f"{len(pred_only)} prediction(s) have no ground truth ({few(pred_only)})")
+    if parts:
+        print(f"segsuite evaluate: note: not evaluated: {'; '.join(parts)}.", file=sys.stderr)
+
+
 def _cmd_evaluate(args) -> int:
     from napari_segsuite.core.io import read_image
     from napari_segsuite.core.metrics import evaluate_segmentation
@@ -60,6 +96,7 @@ def _cmd_evaluate(args) -> int:
         names = sorted(set(g) & set(p))
         if not names:
             raise CLIError(f"no matching file names between {gt} and {pred}.")
+        _note_unmatched(sorted(set(g) - set(p)), sorted(set(p) - set(g)))
         pairs = [(n, g[n], p[n]) for n in names]
     else:
         pairs = [(gt.stem, gt, pred)]

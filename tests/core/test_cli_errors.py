@@ -85,6 +85,9 @@ def files(tmp_path_factory):
     nan_image[10:20, 10:20] = np.nan
     f["nan_image"] = write_tiff(d / "nan_image.tif", nan_image)
     f["small_labels"] = write_tiff(d / "small_labels.tif", labels[:32, :32].astype(np.uint16))
+    gray8 = (image / image.max() * 255).astype(np.uint8)
+    f["rgb"] = write_tiff(d / "rgb.tif", np.stack([gray8, gray8 // 2, 255 - gray8], axis=-1))
+    f["two_channel"] = write_tiff(d / "two_channel.tif", np.stack([gray8, 255 - gray8], axis=-1))
     _add_datasets(f, d, image, labels)
     return f
 
@@ -232,7 +235,7 @@ BAD_TRAIN_PARAMS = {
              ["--w0", "-1"], ["--sigma", "0"], ["--device", "cuda:7"], ["--device", "gpu-please"],
              ["--time-limit", "-1"], ["--classes", "4"], ["--patience", "-1"], ["--epochs", "two"]],
     "maskrcnn": [["--epochs", "0"], ["--epochs", "-1"], ["--steps-per-epoch", "0"], ["--batch-size", "0"],
-                 ["--crop-size", "0"], ["--crop-size", "-64"], ["--width", "0"], ["--anchor-sizes", "a,b"],
+                 ["--crop-size", "0"], ["--crop-size", "-64"], ["--crop-size", "32"], ["--width", "0"], ["--anchor-sizes", "a,b"],
                  ["--anchor-sizes", "-8,16,32,64,128"], ["--image-scale", "0"], ["--image-scale", "-1"],
                  ["--lr", "0"], ["--lr", "nan"], ["--channel-axis", "5"], ["--device", "cuda:7"],
                  ["--device", "gpu-please"], ["--time-limit", "-1"], ["--backbone", "vgg"]],
@@ -310,12 +313,13 @@ def _predict_cases(f, out):
         for params in (["--min-size", "-1"], ["--tile-size", "0"], ["--tile-size", "-64"], ["--channel-axis", "5"],
                        ["--device", "cuda:7"]):
             yield "maskrcnn-param" + "".join(params), ["predict", mrcnn, f["image"], "-o", target, *params], [target]
-        for bad in ("corrupt", "5d", "nan_image", "1d"):
+        for bad in ("corrupt", "5d", "nan_image", "1d", "two_channel"):  # the sample model is gray
             yield f"maskrcnn-input-{bad}", ["predict", mrcnn, f[bad], "-o", target], [target]
     if f["model"] is None:
         return
-    for bad in BAD_IMAGES:
+    for bad in BAD_IMAGES + ["rgb", "two_channel"]:  # the sample U-Net is gray: YXC is not a stack of YX planes
         yield f"input-{bad}", ["predict", f["model"], f[bad], "-o", target], [target]
+    yield "output-not-tif", ["predict", f["model"], f["image"], "-o", out / "pred"], [out / "pred"]
     yield "input-empty-folder", ["predict", f["model"], f["empty_dir"], "-o", out / "preds"], [out / "preds"]
     yield "several-into-a-file", ["predict", f["model"], f["image"], f["labels"], "-o", target], [target]
     for params in (["--tile-size", "0"], ["--tile-size", "-64"], ["--tile-size", "3"], ["--min-size", "-1"],
@@ -414,3 +418,32 @@ def test_export_into_a_foreign_folder_writes_nothing(files, tmp_path, capsys):
     (folder / "thesis.docx").write_bytes(b"precious")
     assert_user_error(["export", files["image"], files["labels"], "-o", folder], capsys)
     assert sorted(p.name for p in folder.rglob("*")) == ["thesis.docx"]
+
+
+def _overwrite_cases(f, work):
+    """Each verb that writes a file, with ``-o`` naming one of its inputs (directly or by another path)."""
+    image, labels = work / "image.tif", work / "labels.tif"
+    yield "grabcut", ["grabcut", image, "--box", "10,10,40,40", "-o", image], image
+    yield "grabcut-trimap", ["grabcut", image, "--box", "10,10,40,40", "--trimap", labels, "-o", labels], labels
+    yield "superpixels", ["superpixels", image, "-o", work / "new" / ".." / "image.tif"], image
+    yield "weightmap", ["weightmap", labels, "-o", labels, "--overwrite"], labels
+    if f.get("model") is not None:
+        yield "predict", ["predict", f["model"], image, "-o", image], image
+        yield "predict-link", ["predict", f["model"], work / "link.tif", "-o", image], image
+
+
+@pytest.mark.parametrize("case", ["grabcut", "grabcut-trimap", "superpixels", "weightmap", "predict", "predict-link"])
+def test_output_naming_an_input_is_refused_and_the_input_kept(case, files, tmp_path, capsys):
+    if "model" not in files:
+        _model_files(files, files["dir"])
+    shutil.copy(files["image"], tmp_path / "image.tif")
+    shutil.copy(files["labels"], tmp_path / "labels.tif")
+    (tmp_path / "link.tif").symlink_to(tmp_path / "image.tif")
+    cases = {name: (argv, victim) for name, argv, victim in _overwrite_cases(files, tmp_path)}
+    if case not in cases:
+        pytest.skip("no sample model in this checkout")
+    argv, victim = cases[case]
+    before = victim.read_bytes()
+    assert_user_error(argv, capsys, match="is an input")
+    assert victim.read_bytes() == before
+    assert not (tmp_path / "new").exists()

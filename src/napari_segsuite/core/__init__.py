@@ -19,6 +19,7 @@ _EXPORTS = {
     "terminal_progress": "progress",
     "select_device": "device",
     "read_image": "io",
+    "looks_channels_last": "layout",
     "write_tiff": "io",
     "iou": "metrics",
     "dice": "metrics",

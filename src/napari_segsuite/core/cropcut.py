@@ -194,6 +194,8 @@ def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction
     inbox[r0:r1, c0:c1] = True
     bg_fixed = ~inbox | hard_bg
     fg_fixed = hard_fg & inbox & ~hard_bg
+    if not (inbox & ~bg_fixed).any():  # background scribbles cover the whole box: nothing can be foreground
+        return fg_fixed
     core = _ellipse((h, w), box, core_fraction) & ~bg_fixed
     if not core.any():
         core = inbox & ~bg_fixed
@@ -211,6 +213,8 @@ def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction
     min_size = max(4, int(0.1 * core.sum()))
     for it in range(max(1, int(n_iter))):
         if it:
+            if alpha.all():  # a box over the whole image, all foreground: no background left to refit
+                break
             fg_model.refit(flat[alpha.ravel()])
             bg_model.refit(flat[(~alpha).ravel()])
         cost_fg = prior - fg_model.log_likelihood(flat)

@@ -259,6 +259,22 @@ def iter_compute_weights(name: str, mask: np.ndarray, weight_map: dict | None, s
         yield Progress(step, total, f"{name}: weight map {event.message}".rstrip())
 
 
+def _check_weight_map_options(weight_map) -> None:
+    """Refuse a ``weight_map`` that is not None or a dict of ``iter_unet_weight_map`` keyword names."""
+    if weight_map is None:
+        return
+    if not isinstance(weight_map, dict):
+        raise ValueError("weight_map must be None or a dict of unet_weight_map keyword arguments.")
+    import inspect
+
+    from .weightmap import iter_unet_weight_map
+
+    known = list(inspect.signature(iter_unet_weight_map).parameters)[1:]
+    unknown = sorted(set(map(str, weight_map)) - set(known))
+    if unknown:
+        raise ValueError(f"weight_map: unknown option(s) {', '.join(unknown)}; use {', '.join(known)}.")
+
+
 def iter_export_dataset(path, items: Iterable, format: str = "tiff", weight_map: dict | None = None,
                         overwrite: bool = False, parameters: dict | None = None):
     """Generator form of :func:`export_dataset`: yields :class:`Progress`, returns the dataset path."""
@@ -266,8 +282,7 @@ def iter_export_dataset(path, items: Iterable, format: str = "tiff", weight_map:
     fmt = {"omezarr": "ome-zarr", "zarr": "ome-zarr", "tif": "tiff"}.get(fmt, fmt)
     if fmt not in ("tiff", "ome-zarr", "coco"):
         raise ValueError(f"unknown dataset format {format!r}; use 'tiff', 'ome-zarr' or 'coco'.")
-    if weight_map is not None and not isinstance(weight_map, dict):
-        raise ValueError("weight_map must be None or a dict of unet_weight_map keyword arguments.")
+    _check_weight_map_options(weight_map)
     if parameters is not None and not isinstance(parameters, dict):
         raise ValueError("parameters must be None or a dict.")
     path = Path(path)

@@ -105,6 +105,21 @@ class InstanceMatch:
         return 1.0 if self.tp + self.fn == 0 else self.tp / (self.tp + self.fn)
 
 
+def _check_thresholds(thresholds) -> list[float]:
+    """IoU thresholds as a list of floats in [0, 1); one number is one threshold."""
+    values = np.atleast_1d(np.asarray(thresholds, dtype=object)).ravel().tolist()
+    try:
+        values = [float(t) for t in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"thresholds must be numbers in [0, 1), got {thresholds!r}.") from None
+    if not values:
+        raise ValueError("thresholds: give at least one IoU threshold, e.g. (0.5,).")
+    bad = [t for t in values if not 0.0 <= t < 1.0]  # NaN fails too
+    if bad:
+        raise ValueError(f"thresholds must be in [0, 1) (a match needs IoU > t), got {bad[0]}.")
+    return values
+
+
 def match_instances(gt, pred, thresholds=DEFAULT_THRESHOLDS) -> list[InstanceMatch]:
     """One-to-one matching of instances at each IoU threshold (Hungarian, IoU > t).
 
@@ -113,6 +128,7 @@ def match_instances(gt, pred, thresholds=DEFAULT_THRESHOLDS) -> list[InstanceMat
     """
     from scipy.optimize import linear_sum_assignment
 
+    thresholds = _check_thresholds(thresholds)
     gt = as_labels(gt, name="ground truth", ndim=(2, 3, 4))
     pred = as_labels(pred, name="prediction", ndim=(2, 3, 4))
     check_same_shape(gt.shape, pred.shape, "ground truth", "prediction")

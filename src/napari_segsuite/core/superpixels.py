@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .labels import check_same_shape
+from .layout import looks_channels_last
 from .progress import Progress
 from .progress import run
 from .rag import MERGE_MODES, SuperpixelGraph, bands, take_in_bands
@@ -29,9 +30,10 @@ def _channels_last(image, channel_axis, name: str = "image") -> np.ndarray:
     if arr.dtype == bool or arr.dtype.kind not in "iuf":
         raise ValueError(f"{name}: expected a numeric image, got dtype {arr.dtype}.")
     if channel_axis is None:
-        if arr.ndim == 3 and arr.shape[-1] in (3, 4) and min(arr.shape[:2]) > 4 * arr.shape[-1]:
+        if arr.ndim == 3 and looks_channels_last(arr.shape):
+            kind = "an RGB/RGBA" if arr.shape[-1] in (3, 4) else f"a {arr.shape[-1]}-channel"
             raise ValueError(
-                f"{name}: shape {arr.shape} looks like an RGB/RGBA image; pass channel_axis=-1 "
+                f"{name}: shape {arr.shape} looks like {kind} image; pass channel_axis=-1 "
                 "(a 3D stack is expected as ZYX)."
             )
         if arr.ndim not in (2, 3):
@@ -237,6 +239,10 @@ def _sequential(labels: np.ndarray) -> np.ndarray:
     """Renumber positive labels 1..N in order, keep 0; int32. Already int32 and numbered 1..N: returned
     as is (no copy). Works band by band (no image-sized temporaries besides the output)."""
     top = int(labels.max())
+    if top > labels.size:  # sparse ids (say 2**40): a table indexed by id would not fit in memory
+        from .labels import relabel_sequential
+
+        return relabel_sequential(labels)[0]
     present = np.zeros(top + 1, dtype=bool)
     for start, stop in bands(labels.shape):
         present[labels[start:stop].ravel()] = True

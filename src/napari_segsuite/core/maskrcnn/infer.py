@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..layout import looks_channels_last
 from ..progress import Progress, run
 
 __all__ = ["Instance", "tile_layout", "iter_predict_tiled", "stitch_instances", "model_tile_predictor",
@@ -231,7 +232,7 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
     model, dev, norm = _resolve_model(model_or_checkpoint, device)
     channels = int(model.segsuite_config["in_channels"])
     arr = np.asarray(image)
-    rgb_last = channel_axis is None and arr.ndim in (3, 4) and arr.shape[-1] in (3, 4)
+    rgb_last = channel_axis is None and arr.ndim in (3, 4) and (arr.shape[-1] in (3, 4) or looks_channels_last(arr.shape))
     spatial = arr.ndim - (1 if channel_axis is not None or rgb_last else 0)
     if spatial not in (2, 3):
         raise ValueError(f"image of shape {arr.shape}: expected a 2D image (YX, YX+channels) or a stack of them.")
@@ -255,6 +256,8 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
             yield Progress(z + 1, arr.shape[0], f"plane {z + 1}/{arr.shape[0]}")
         table = {k: np.concatenate([t[k] for t in tables]) for k in ("label", "score", "class", "plane")}
         return (out, table) if return_table else out
+    if rgb_last and arr.shape[-1] not in (3, 4):
+        channel_axis = -1  # (Y, X, 1 or 2): channels, checked against the model's
     prepared = prepare_image(arr, channels, channel_axis, norm)
     predictor = model_tile_predictor(model, dev, score_threshold, mask_threshold)
     if tile_size is not None and max(prepared.shape[1:]) <= tile_size:

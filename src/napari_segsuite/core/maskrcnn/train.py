@@ -108,6 +108,9 @@ def iter_train_maskrcnn(data, *, val_data=None, config: dict | None = None, epoc
         raise ValueError("epochs, steps_per_epoch and batch_size must be >= 1.")
     if crop_size < 32:
         raise ValueError(f"crop_size must be at least 32 pixels, got {crop_size}.")
+    if crop_size <= 32 and batch_size == 1:  # a 1x1 map at stride 32: batch norm cannot train on one value
+        raise ValueError(f"crop_size {crop_size} with batch_size 1 is too small to train on; "
+                         "use crop_size 48 or more, or batch_size 2 or more.")
     if not (np.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"the learning rate must be a positive number, got {learning_rate!r}.")
     if time_limit is not None and not time_limit > 0:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..layout import looks_channels_last
+
 __all__ = ["PlaneSource", "DEFAULT_NORMALIZATION", "percentile_range", "normalize_chw"]
 
 #: percentiles of each channel mapped to 0 and 1 (stored in every checkpoint)
@@ -111,6 +113,8 @@ class PlaneSource:
                 raise ValueError(
                     f"{what}: the model expects {in_channels} channels but the image has shape {shape}; "
                     "give channel_axis if the channels are not the last axis.")
+            elif looks_channels_last(shape):  # (Y, X, C) for a gray model: refused below, never read as a stack
+                channel_axis = 2
         rest = [a for a in range(ndim) if a != channel_axis]
         if len(rest) == 3:
             self.z_axis, self.y_axis, self.x_axis = rest
