@@ -134,7 +134,7 @@ def object_contrast(crop, mask, box, width: int = 2) -> float:
     the band ``width`` pixels inside the mask's edge against the band just outside it (local; fails where the
     mask touches bright neighbours), and the mask against the crop's margin outside ``box`` (fails where the
     margin is crowded with other cells). A real object wins at least one; a mask cut out of plain background
-    wins neither. 0 for an empty or full mask.
+    wins neither. NaN (undefined: nothing to compare) for an empty mask or one that fills the crop.
 
     Parameters
     ----------
@@ -150,7 +150,7 @@ def object_contrast(crop, mask, box, width: int = 2) -> float:
     float
     """
     if not mask.any() or mask.all():
-        return 0.0
+        return float("nan")
     x = np.asarray(crop, np.float64)
     sigma = _noise_sigma(x)
     structure = np.ones((3, 3), bool)
@@ -174,7 +174,8 @@ def cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_frac
 
     With ``min_contrast > 0`` and no hard foreground in the box, a mask whose :func:`object_contrast` is
     below ``min_contrast`` is dropped (the box holds nothing that differs from its surroundings): the
-    result is then empty instead of a blob of background shaped by the box.
+    result is then empty instead of a blob of background shaped by the box. A mask that fills the whole
+    crop (a box over a whole small image) cannot be judged and is kept.
     """
     mask = _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior)
     if min_contrast > 0 and not (hard_fg & mask).any() and object_contrast(crop, mask, box) < min_contrast:
