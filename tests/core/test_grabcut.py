@@ -344,3 +344,12 @@ def test_min_contrast_must_be_non_negative():
     image, gt = load_sample("nuclei_test")
     with pytest.raises(ValueError, match="min_contrast must be >= 0"):
         grabcut(image, (10, 10, 40, 40), min_contrast=-1)
+
+
+@pytest.mark.parametrize("boxes", [(6, 6, 24, 24), np.array([6, 6, 24, 24])])
+def test_a_single_unwrapped_box_is_refused_with_a_hint(boxes):
+    img = np.zeros((40, 60))
+    img[10:20, 10:20] = 1
+    with pytest.raises(ValueError, match=r"for one box write \[box\]|write \[box\]"):
+        grabcut_boxes(img, boxes)
+    assert grabcut_boxes(img, [boxes])[10:20, 10:20].all()  # wrapped, it works

@@ -137,6 +137,19 @@ def clip_box(box, shape) -> tuple:
     return (*planes, r0, c0, r1, c1)
 
 
+def _box_list(boxes) -> list:
+    """``boxes`` as a list of boxes; a single box passed on its own is refused with a hint."""
+    if isinstance(boxes, np.ndarray):
+        if boxes.ndim != 2:
+            raise ValueError(f"boxes must be an (n, 4) array or a list of boxes; got an array of shape "
+                             f"{boxes.shape} (for one box write [box]).")
+        return [tuple(b) for b in boxes]
+    boxes = list(boxes)
+    if boxes and all(isinstance(v, (int, float, np.integer, np.floating)) for v in boxes):
+        raise ValueError(f"boxes must be a list of boxes, got one box {tuple(boxes)}: write [box].")
+    return boxes
+
+
 def _check_trimap(trimap, shape):
     if trimap is None:
         return None
@@ -296,7 +309,7 @@ def iter_grabcut_masks(image, boxes, n_iter=5, channel_axis=None, trimap=None, *
     params = _check_params(n_iter, params)
     arr, shape = _spatial_image(image, channel_axis)
     tri = _check_trimap(trimap, shape)
-    boxes = list(boxes) if not isinstance(boxes, np.ndarray) else [tuple(b) for b in boxes]
+    boxes = _box_list(boxes)
     for box in boxes:
         clip_box(box, shape)
     results = []
@@ -370,7 +383,7 @@ def grabcut_boxes(image, boxes, n_iter=5, channel_axis=None, trimap=None, *, pro
     >>> [int((lab == i).sum()) for i in (1, 2)]
     [100, 270]
     """
-    boxes = list(boxes) if not isinstance(boxes, np.ndarray) else [tuple(b) for b in boxes]
+    boxes = _box_list(boxes)
     if not boxes:
         raise ValueError("no boxes given: draw at least one rectangle.")
     return run(iter_grabcut_boxes(image, boxes, n_iter, channel_axis, trimap, **params), progress=progress)
