@@ -250,7 +250,7 @@ def _add_export(sub):
     p.set_defaults(func=_cmd_export)
 
 def _cmd_export(args) -> int:
-    from napari_segsuite.core.dataset import export_dataset, load_dataset
+    from napari_segsuite.core.dataset import export_dataset, load_dataset, safe_item_name
     from napari_segsuite.core.io import read_image
     from napari_segsuite.core.progress import terminal_progress
 
@@ -265,7 +265,7 @@ def _cmd_export(args) -> int:
         parameters = {"converted_from": str(sources[0])}
     elif len(sources) == 2 and not any(s.is_dir() for s in sources):
         image_path, mask_path = sources
-        name = args.name or image_path.name.split(".")[0]
+        name = args.name or safe_item_name(image_path.name.split(".")[0])  # "my image.tif" -> my_image
         items = [(name, read_image(image_path), read_image(mask_path),
                   {"source_image": image_path.name, "source_labels": mask_path.name})]
         parameters = {}

@@ -45,3 +45,20 @@ def test_export_errors_are_one_line(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "a.tif"), "-o", str(tmp_path / "y")]) == 2
     assert "IMAGE MASK" in capsys.readouterr().err
+
+
+def test_export_item_name_from_a_file_name_with_spaces(tmp_path, capsys):
+    image = np.arange(32 * 32, dtype=np.uint16).reshape(32, 32)
+    mask = np.zeros((32, 32), np.uint16)
+    mask[4:9, 4:9] = 1
+    write_tiff(tmp_path / "my image (1).tif", image)
+    write_tiff(tmp_path / "mask.tif", mask)
+    assert main(["export", str(tmp_path / "my image (1).tif"), str(tmp_path / "mask.tif"), "-o", str(tmp_path / "ds")]) == 0
+    (item,) = load_dataset(tmp_path / "ds")
+    assert item.name == "my_image_1"
+    np.testing.assert_array_equal(item.image, image)
+    np.testing.assert_array_equal(item.mask, mask)
+    # A name the user types is still checked, not silently changed.
+    assert main(["export", str(tmp_path / "my image (1).tif"), str(tmp_path / "mask.tif"), "--name", "a b",
+                 "-o", str(tmp_path / "ds2")]) == 2
+    assert "item name 'a b' is not usable" in capsys.readouterr().err

@@ -22,9 +22,9 @@ def item_name_from_layer(name: str, metadata: dict | None = None) -> str:
     """The dataset item name for a layer: its recorded item name, else the layer name made file-safe."""
     if metadata and metadata.get("segsuite_item"):
         return str(metadata["segsuite_item"])
-    name = re.sub(r"\s+labels$|\s+ground truth$", "", str(name).strip())
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")
-    return safe or "item"
+    from napari_segsuite.core.dataset import safe_item_name
+
+    return safe_item_name(re.sub(r"\s+labels$|\s+ground truth$", "", str(name).strip()))
 
 
 def _existing(path: Path) -> tuple[str, set]:

@@ -75,6 +75,13 @@ class DatasetItem:
     meta: dict = field(default_factory=dict)
 
 
+def safe_item_name(text: str) -> str:
+    """``text`` made into a usable item name: runs of other characters become ``_`` (``"my image"`` ->
+    ``"my_image"``), leading/trailing ``._-`` are dropped; ``"item"`` if nothing is left."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text).strip()).strip("._-")
+    return safe[:200] or "item"
+
+
 def check_item_name(name: str) -> str:
     """Return ``name`` if it is a safe file stem, else raise a ValueError saying what is allowed."""
     name = str(name)
