@@ -173,3 +173,34 @@ def test_maskrcnn_training_refuses_a_crop_too_small_for_batch_norm(tmp_path):
     # torch's own message was "Expected more than 1 value per channel when training", after loading the data
     with pytest.raises(ValueError, match="crop_size 32 with batch_size 1"):
         next(iter_train_maskrcnn(tmp_path / "no_data_needed", crop_size=32, batch_size=1, device="cpu"))
+
+
+def test_ome_and_imagej_channel_axes_are_read_channels_last(tmp_path):
+    import tifffile
+
+    cyx = np.arange(3 * 16 * 20, dtype=np.uint16).reshape(3, 16, 20)
+    zcyx = np.arange(4 * 2 * 16 * 20, dtype=np.uint16).reshape(4, 2, 16, 20)
+    tifffile.imwrite(tmp_path / "a.ome.tif", cyx, metadata={"axes": "CYX"}, ome=True)
+    tifffile.imwrite(tmp_path / "b.tif", cyx, imagej=True, metadata={"axes": "CYX"})
+    tifffile.imwrite(tmp_path / "c.ome.tif", zcyx, metadata={"axes": "ZCYX"}, ome=True)
+    tifffile.imwrite(tmp_path / "plain.tif", cyx)  # no axes recorded: a stack of three planes
+    np.testing.assert_array_equal(read_image(tmp_path / "a.ome.tif"), np.moveaxis(cyx, 0, -1))
+    np.testing.assert_array_equal(read_image(tmp_path / "b.tif"), np.moveaxis(cyx, 0, -1))
+    np.testing.assert_array_equal(read_image(tmp_path / "c.ome.tif"), np.moveaxis(zcyx, 1, -1))
+    np.testing.assert_array_equal(read_image(tmp_path / "plain.tif"), cyx)
+
+
+def test_cli_grabcut_on_a_two_channel_ome_tiff_gives_one_plane(tmp_path, capsys):
+    import tifffile
+
+    yy, xx = np.mgrid[:60, :60]
+    disc = (yy - 30) ** 2 + (xx - 30) ** 2 <= 100
+    rng = np.random.default_rng(0)
+    nuclei = (200 + 700 * disc + rng.normal(0, 30, disc.shape)).astype(np.uint16)
+    membrane = (300 + rng.normal(0, 30, disc.shape)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "cells.ome.tif", np.stack([nuclei, membrane]), metadata={"axes": "CYX"}, ome=True)
+    out = tmp_path / "out.tif"
+    assert main(["grabcut", str(tmp_path / "cells.ome.tif"), "--box", "16,16,45,45", "-o", str(out)]) == 0
+    labels = read_image(out)
+    assert labels.shape == (60, 60)
+    assert np.logical_and(labels == 1, disc).sum() / np.logical_or(labels == 1, disc).sum() > 0.9

@@ -20,6 +20,10 @@ os.umask(_UMASK)
 def read_image(path) -> np.ndarray:
     """Read a TIFF, PNG/JPEG or ``.npy`` file into a numpy array.
 
+    Channels come last, as everywhere in this project: an OME-TIFF or ImageJ TIFF whose metadata puts the
+    channel axis elsewhere (``CYX``, ``ZCYX``) is returned as ``YXC`` / ``ZYXC``. Plain TIFFs are returned
+    as stored (a ``(3, Y, X)`` array there is a stack of three planes: their axes are not recorded).
+
     Raises
     ------
     FileNotFoundError
@@ -35,9 +39,7 @@ def read_image(path) -> np.ndarray:
     suffix = path.suffix.lower()
     try:
         if suffix in (".tif", ".tiff"):
-            import tifffile
-
-            return tifffile.imread(path)
+            return _read_tiff_channels_last(path)
         if suffix == ".npy":
             return np.load(path, allow_pickle=False)
         import skimage.io
@@ -47,6 +49,19 @@ def read_image(path) -> np.ndarray:
         raise
     except Exception as exc:  # corrupt files raise all sorts of things
         raise ValueError(f"{path}: could not be read as an image ({type(exc).__name__}: {exc}).") from exc
+
+
+def _read_tiff_channels_last(path) -> np.ndarray:
+    """The first series of a TIFF; channels moved last when OME or ImageJ metadata names a ``C`` axis."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        data = series.asarray()
+        axes = series.axes if (tif.is_ome or tif.is_imagej) else ""
+    if len(axes) == data.ndim and "C" in axes[:-1] and "S" not in axes and axes.endswith("YX"):
+        data = np.moveaxis(data, axes.index("C"), -1)
+    return data
 
 
 @contextmanager
