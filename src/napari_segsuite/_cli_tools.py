@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from napari_segsuite.cli import CLIError, refuse_overwriting_inputs
+from napari_segsuite.cli import CLIError, read_label_file, refuse_overwriting_inputs
 
 
 def _parse_box(text: str) -> tuple[int, ...]:
@@ -197,7 +197,7 @@ def _mask_files(folder: Path) -> list[tuple[str, Path]]:
     return out
 
 def _cmd_weightmap(args) -> int:
-    from napari_segsuite.core.io import read_image, write_tiff
+    from napari_segsuite.core.io import write_tiff
     from napari_segsuite.core.progress import run, terminal_progress
     from napari_segsuite.core.weightmap import iter_unet_weight_map
 
@@ -223,7 +223,7 @@ def _cmd_weightmap(args) -> int:
             raise CLIError(f"{existing[0]} exists (and {len(existing) - 1} more); use --overwrite to replace.")
     progress = terminal_progress()
     for src, out in jobs:
-        labels = read_image(src)
+        labels = read_label_file(src)
         try:
             weights = run(iter_unet_weight_map(labels, args.w0, args.sigma, class_weights, spacing,
                                                plane_by_plane=args.plane_by_plane), progress)
@@ -266,7 +266,7 @@ def _cmd_export(args) -> int:
     elif len(sources) == 2 and not any(s.is_dir() for s in sources):
         image_path, mask_path = sources
         name = args.name or safe_item_name(image_path.name.split(".")[0])  # "my image.tif" -> my_image
-        items = [(name, read_image(image_path), read_image(mask_path),
+        items = [(name, read_image(image_path), read_label_file(mask_path),
                   {"source_image": image_path.name, "source_labels": mask_path.name})]
         parameters = {}
     else:

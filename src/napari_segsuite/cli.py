@@ -9,7 +9,7 @@ from pathlib import Path
 
 from napari_segsuite import __version__
 
-__all__ = ["main", "build_parser", "refuse_overwriting_inputs"]
+__all__ = ["main", "build_parser", "refuse_overwriting_inputs", "read_label_file"]
 
 
 class CLIError(Exception):
@@ -36,6 +36,25 @@ def refuse_overwriting_inputs(inputs, outputs) -> None:
         if target.exists() and any(os.path.samefile(target, src) for src in existing):
             raise CLIError(f"{out}: is an input of this command; give another output name "
                            "(the input is never overwritten).")
+
+
+def read_label_file(path: Path):
+    """Read a label image for a CLI verb; refuse a colour/multichannel image, note one with no background.
+
+    A careless user passes the intensity image where the masks belong: a ``(Y, X, 3)`` RGB file would be
+    taken as a 3-plane-wide volume and a gray image as thousands of one-value "instances".
+    """
+    from napari_segsuite.core.io import read_image
+    from napari_segsuite.core.layout import looks_channels_last
+
+    labels = read_image(path)
+    if labels.ndim == 3 and looks_channels_last(labels.shape):
+        raise CLIError(f"{path}: looks like a colour or multichannel image (shape {labels.shape}), not a "
+                       "label image (0 = background, 1..N = instances).")
+    if labels.size and labels.dtype.kind in "uif" and not (labels == 0).any():
+        print(f"note: {path} has no background (0) pixels; is it an intensity image rather than labels?",
+              file=sys.stderr)
+    return labels
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,7 +101,6 @@ def _note_unmatched(gt_only: list[str], pred_only: list[str]) -> None:
 
 
 def _cmd_evaluate(args) -> int:
-    from napari_segsuite.core.io import read_image
     from napari_segsuite.core.metrics import evaluate_segmentation
 
     gt, pred = args.gt, args.pred
@@ -102,7 +120,7 @@ def _cmd_evaluate(args) -> int:
         pairs = [(gt.stem, gt, pred)]
     rows = []
     for name, gpath, ppath in pairs:
-        res = evaluate_segmentation(read_image(gpath), read_image(ppath))
+        res = evaluate_segmentation(read_label_file(gpath), read_label_file(ppath))
         rows.append({"name": name, **res})
     if args.json:
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))

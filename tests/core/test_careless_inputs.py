@@ -204,3 +204,32 @@ def test_cli_grabcut_on_a_two_channel_ome_tiff_gives_one_plane(tmp_path, capsys)
     labels = read_image(out)
     assert labels.shape == (60, 60)
     assert np.logical_and(labels == 1, disc).sum() / np.logical_or(labels == 1, disc).sum() > 0.9
+
+
+@pytest.mark.parametrize("verb", ["weightmap", "evaluate", "export"])
+def test_cli_refuses_a_colour_image_given_as_the_mask(verb, tmp_path, capsys):
+    image, labels = synthetic_nuclei((64, 64), n_nuclei=5, seed=0)
+    rgb = np.stack([image] * 3, axis=-1)
+    write_tiff(tmp_path / "img.tif", image)
+    write_tiff(tmp_path / "rgb.tif", rgb)
+    write_tiff(tmp_path / "masks.tif", labels.astype(np.uint16))
+    out = tmp_path / "out"
+    argv = {"weightmap": ["weightmap", str(tmp_path / "rgb.tif"), "-o", str(out) + ".tif"],
+            "evaluate": ["evaluate", str(tmp_path / "rgb.tif"), str(tmp_path / "masks.tif")],
+            "export": ["export", str(tmp_path / "img.tif"), str(tmp_path / "rgb.tif"), "-o", str(out)]}[verb]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "looks like a colour or multichannel image (shape (64, 64, 3))" in err
+    assert not (tmp_path / "out.tif").exists() and not out.exists()
+
+
+def test_cli_notes_a_mask_without_background(tmp_path, capsys):
+    image, labels = synthetic_nuclei((64, 64), n_nuclei=5, seed=0)
+    write_tiff(tmp_path / "img.tif", image)  # the intensity image, given as ground truth by mistake
+    write_tiff(tmp_path / "masks.tif", labels.astype(np.uint16))
+    assert (image > 0).all()
+    assert main(["evaluate", str(tmp_path / "img.tif"), str(tmp_path / "masks.tif")]) == 0
+    err = capsys.readouterr().err
+    assert "img.tif has no background (0) pixels; is it an intensity image rather than labels?" in err
+    assert main(["evaluate", str(tmp_path / "masks.tif"), str(tmp_path / "masks.tif")]) == 0
+    assert "no background" not in capsys.readouterr().err  # real labels: no note
