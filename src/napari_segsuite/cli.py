@@ -75,15 +75,22 @@ def _add_evaluate(sub):
 def _label_files(folder: Path) -> dict[str, Path]:
     from napari_segsuite.core.io import IMAGE_SUFFIXES
 
-    out = {}
+    tagged, plain = {}, {}
     for f in sorted(folder.iterdir()):
         if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."):
             stem = f.stem
             for tag in ("_masks", "_mask", "_labels", "_pred"):
                 if stem.endswith(tag):
                     stem = stem[: -len(tag)]
-            out[stem] = f
-    return out
+                    if stem in tagged:  # a_masks.tif and a_pred.tif: which one is meant?
+                        raise CLIError(f"{folder}: {tagged[stem].name} and {f.name} both are label files of "
+                                       f"{stem!r}; keep one per image in each folder.")
+                    tagged[stem] = f
+                    break
+            else:
+                plain[stem] = f
+    # A cellpose-style folder holds NAME.tif (the image) beside NAME_masks.tif: the tagged file is the labels.
+    return {**plain, **tagged}
 
 
 def _note_unmatched(gt_only: list[str], pred_only: list[str]) -> None:

@@ -57,3 +57,21 @@ def test_python_dash_m_runs(tmp_path):
 
     out = subprocess.run([sys.executable, "-m", "napari_segsuite", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and "napari-segsuite" in out.stdout
+
+
+def test_evaluate_folder_name_clashes(tmp_path, capsys):
+    gt, pred = _labels()
+    image = np.full(gt.shape, 7, np.uint16)  # the intensity image of a cellpose-style folder
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "pr").mkdir()
+    write_tiff(tmp_path / "gt" / "a.tif", image)
+    write_tiff(tmp_path / "gt" / "a_masks.tif", gt)
+    write_tiff(tmp_path / "pr" / "a_pred.tif", gt)
+    # NAME.tif beside NAME_masks.tif: the masks are the ground truth, the image is not evaluated.
+    assert main(["evaluate", str(tmp_path / "gt"), str(tmp_path / "pr"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ap50"] == 1.0
+    # Two label files of one image in a folder: refused, not a silent pick.
+    write_tiff(tmp_path / "pr" / "a_masks.tif", pred)
+    assert main(["evaluate", str(tmp_path / "gt"), str(tmp_path / "pr")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a_masks.tif and a_pred.tif both are label files of 'a'" in err
