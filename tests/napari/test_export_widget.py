@@ -153,9 +153,22 @@ def test_cancel_leaves_only_complete_items(make_napari_viewer_proxy, qtbot, tmp_
     widget.weights.value = True
     widget.sigma.value = 20.0  # slower weight maps: time to cancel
     seen = []
-    worker = widget.run()
-    worker.yielded.connect(lambda event: (seen.append(event), widget.jobs.cancel()))
+    start = widget.jobs.start
+
+    def cancelling_start(*args, on_yielded=None, **kwargs):
+        def cancel_at_first_event(event):  # wired before the job starts: cannot miss the event
+            seen.append(event)
+            widget.jobs.cancel()
+            if on_yielded is not None:
+                on_yielded(event)
+
+        return start(*args, on_yielded=cancel_at_first_event, **kwargs)
+
+    widget.jobs.start = cancelling_start
+    assert widget.run() is not None
+    widget.jobs.start = start
     qtbot.waitUntil(lambda: widget.jobs.worker is None, timeout=60000)
+    assert seen
     assert widget.jobs.cancelled and widget.jobs.status == "cancelled"
     assert widget.result is None  # no "wrote" notice for a cancelled export
     if (tmp_path / "dataset.json").exists():
