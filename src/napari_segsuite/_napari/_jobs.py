@@ -139,6 +139,7 @@ class JobControls(Container):
                 try:
                     on_returned(result)
                 except Exception as exc:  # a layer vanished, bad result: tell the user, stay usable
+                    self._status.value = f"failed: {exc}"
                     self._notify_error(exc)
 
         def errored(exc):
