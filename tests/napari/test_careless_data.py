@@ -73,3 +73,16 @@ def test_rgb_flagged_copy_of_the_same_array_runs(make_napari_viewer_proxy, qtbot
     assert out.data.shape == (128, 128) and shown_errors == []
     inter, union = ((out.data == 1) & nucleus).sum(), ((out.data == 1) | nucleus).sum()
     assert inter / union > 0.7
+
+
+def test_a_long_refusal_wraps_in_the_status_line_instead_of_widening_the_dock(make_napari_viewer_proxy,
+                                                                              shown_errors):
+    """The refusal above made the GrabCut dock ~2000 px wide (one unwrapped status line), squeezing the canvas."""
+    from napari_segsuite._napari.grabcut_widget import GrabCutWidget
+
+    viewer = make_napari_viewer_proxy()
+    viewer.add_image(np.zeros((128, 128, 3), np.uint16), name="colour", rgb=False)
+    widget = GrabCutWidget(viewer)
+    before = widget.native.sizeHint().width()
+    assert _grabcut(widget) is None and len(widget.jobs.status) > 200
+    assert widget.jobs.native.minimumSizeHint().width() <= max(before, 600), (before, widget.jobs.native.minimumSizeHint().width())
