@@ -24,3 +24,13 @@ def wait_job(qtbot):
         return worker
 
     return wait
+
+
+@pytest.fixture
+def shown_errors(monkeypatch):
+    """The messages of every ``napari.utils.notifications.show_error`` call during the test, in order."""
+    import napari.utils.notifications as nn
+
+    shown = []
+    monkeypatch.setattr(nn, "show_error", lambda msg: shown.append(str(msg)))
+    return shown

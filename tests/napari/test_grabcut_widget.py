@@ -234,3 +234,45 @@ def test_rectangle_over_plain_background_makes_no_instance_and_says_so(scene, qt
         assert _iou(out.data == k, gt == i) > 0.75
     assert widget.jobs.status.endswith("1 empty")
     assert any(msg.startswith("shape(s) 2: nothing in the box stands out") for msg in shown), shown
+
+
+def _run_into_layer_with_id(scene, wait_job, dtype, top):
+    """Run the scene's three boxes into an output layer (named "ids") already holding ``top`` in a corner."""
+    viewer, widget, gt, ids, boxes = scene
+    existing = np.zeros(gt.shape, dtype)
+    existing[:3, :3] = top
+    widget.output.value = viewer.add_labels(existing, name="ids", scale=SCALE, translate=TRANSLATE)
+    assert widget.run() is not None
+    wait_job(widget.jobs, 30000)
+    return existing, viewer.layers["ids"].data
+
+
+def test_output_layer_with_ids_near_int32_max_widens_to_uint32(scene, wait_job, shown_errors):
+    """Three new ids after 2**31 - 2 went past int32: an OverflowError notice, nothing painted, status "done"."""
+    _, out = _run_into_layer_with_id(scene, wait_job, np.int32, 2**31 - 2)
+    gt, ids = scene[2], scene[3]
+    assert shown_errors == [] and out.dtype == np.uint32, (shown_errors, out.dtype)
+    assert set(np.unique(out)) == {0, 2**31 - 2, 2**31 - 1, 2**31, 2**31 + 1}
+    for k, i in enumerate(ids, start=1):
+        assert _iou(out == 2**31 - 2 + k, gt == i) > 0.75
+
+
+def test_output_layer_whose_ids_cannot_grow_is_refused_unchanged(scene, wait_job, shown_errors):
+    existing, out = _run_into_layer_with_id(scene, wait_job, np.uint32, 2**32 - 2)
+    widget = scene[1]
+    assert len(shown_errors) == 1, shown_errors
+    assert "do not fit in 32 bits" in shown_errors[0] and "new Labels layer" in shown_errors[0]
+    assert widget.jobs.status.startswith("failed:")  # not "done"
+    assert np.array_equal(out, existing)
+    assert widget.run_button.enabled
+
+
+def test_output_layer_holding_a_dask_array_is_refused_before_running(scene, shown_errors):
+    """Painting a dask-backed Labels layer raised an IndexError after the whole job had run."""
+    import dask.array as da
+
+    viewer, widget, gt, ids, boxes = scene
+    widget.output.value = viewer.add_labels(da.zeros(gt.shape, dtype=np.int32, chunks=128), name="lazy",
+                                            scale=SCALE, translate=TRANSLATE)
+    assert widget.run() is None
+    assert len(shown_errors) == 1 and "'lazy' holds a dask array that cannot be painted" in shown_errors[0], shown_errors

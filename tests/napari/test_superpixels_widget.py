@@ -242,15 +242,6 @@ def test_3d_stack_click_adds_the_3d_region(make_napari_viewer_proxy, qtbot):
     assert np.array_equal(widget.target.value.data == 2, np.isin(sp, touched))  # overwrites label 1 there
 
 
-@pytest.fixture
-def shown_errors(monkeypatch):
-    import napari.utils.notifications as nn
-
-    shown = []
-    monkeypatch.setattr(nn, "show_error", lambda msg: shown.append(str(msg)))
-    return shown
-
-
 def _compute(widget, qtbot):
     worker = widget.compute()
     assert worker is not None, widget.status.value
@@ -298,3 +289,46 @@ def test_wrong_or_empty_mask_is_refused_and_the_widget_stays_usable(make_napari_
     widget.mask.value = None  # back to no mask: the whole image is cut
     _compute(widget, qtbot)
     assert (widget.graph.superpixels > 0).all() and len(shown_errors) == 2
+
+
+def test_label_id_too_big_for_the_target_dtype_is_refused(ready, shown_errors):
+    """A uint8 target and label id 300: an OverflowError escaped from the mouse callback into Qt."""
+    viewer, widget, layer = ready
+    target = viewer.add_labels(np.zeros(widget.merged.shape, np.uint8), name="small ids")
+    widget.target.value = target
+    widget.label_id.value = 300
+    _drive(widget, widget.superpixel_layer, [np.array([48.0, 48.0])])  # a click, through the real callback
+    assert not target.data.any()
+    assert len(shown_errors) == 1 and "label id 300 does not fit" in shown_errors[0] and "uint8" in shown_errors[0]
+    widget.label_id.value = 255
+    assert widget.click_region(np.array([48.0, 48.0])) > 0 and target.data.max() == 255
+
+
+def test_next_free_id_on_a_target_of_negative_ids(ready, shown_errors):
+    """napari allows negative ids; "Next free id" raised (value -2 outside the spin box) into Qt."""
+    viewer, widget, layer = ready
+    widget.target.value = viewer.add_labels(np.full(widget.merged.shape, -3, np.int32), name="negative")
+    widget.label_id.value = 7
+    widget.next_id_button.changed.emit(True)
+    assert widget.label_id.value == 1 and shown_errors == []
+
+
+def test_target_holding_a_dask_array_is_refused(ready, shown_errors):
+    """Clicks on a dask-backed target changed a temporary copy and reported pixels written."""
+    import dask.array as da
+
+    viewer, widget, layer = ready
+    widget.target.value = viewer.add_labels(da.zeros(widget.merged.shape, dtype=np.int32, chunks=48), name="lazy")
+    assert widget.click_region(np.array([48.0, 48.0])) == 0
+    assert len(shown_errors) == 1 and "'lazy' holds a dask array that cannot be painted" in shown_errors[0]
+
+
+def test_non_contiguous_target_is_painted_and_undone_in_place(ready):
+    """A Fortran-ordered target: ``reshape(-1)`` is a copy there, so clicks changed nothing (but said they did)."""
+    viewer, widget, layer = ready
+    target = viewer.add_labels(np.asfortranarray(np.zeros(widget.merged.shape, np.int32)), name="fortran")
+    widget.target.value = target
+    region = widget.merged == widget.merged[48, 48]
+    assert widget.click_region(np.array([48.0, 48.0])) == region.sum()
+    assert np.array_equal(target.data == 1, region)
+    assert widget.undo() and not target.data.any()

@@ -153,3 +153,29 @@ def test_sample_model_loads_and_predicts_the_sample_nuclei(make_napari_viewer_pr
     qtbot.waitUntil(lambda: "nuclei U-Net" in viewer.layers, timeout=5000)
     pred = np.asarray(viewer.layers["nuclei U-Net"].data)
     assert average_precision(gt[:256, :256], pred, thresholds=(0.5,))["ap"][0] > 0.8
+
+
+def test_tzyx_gray_stack_is_predicted_plane_by_plane(make_napari_viewer_proxy, qtbot, wait_job, shown_errors):
+    """A 4D gray layer was read as ZYX + 64 channels ("the image has 64 channels") and refused."""
+    from napari_segsuite.core import load_sample
+    from napari_segsuite.core.unet import predict_unet
+
+    torch.set_num_threads(1)
+    viewer = make_napari_viewer_proxy()
+    image, _ = load_sample("nuclei_test")
+    planes = np.stack([image[:64, :64], image[64:128, :64], image[:64, 64:128], image[64:128, 64:128]])
+    viewer.add_image(planes.reshape(2, 2, 64, 64), name="tzyx", scale=(1, 2, 0.5, 0.5))
+    widget = UNetWidget(viewer)
+    assert widget.load_sample_model()
+    widget.predict_image.value = viewer.layers["tzyx"]
+    widget.probabilities.value = True
+    assert widget.predict() is not None
+    wait_job(widget.jobs, 60000)
+    assert shown_errors == []
+    labels, prob = viewer.layers["tzyx U-Net"].data, viewer.layers["tzyx U-Net probability"].data
+    assert labels.shape == prob.shape == (2, 2, 64, 64)
+    assert tuple(viewer.layers["tzyx U-Net"].scale) == (1, 2, 0.5, 0.5)
+    want_labels, want_prob = predict_unet(widget.checkpoint, planes, device="cpu", min_size=10,
+                                          return_probabilities=True)
+    assert want_labels.max() > 4
+    assert np.array_equal(labels.reshape(4, 64, 64), want_labels) and np.allclose(prob.reshape(4, 64, 64), want_prob)

@@ -51,6 +51,7 @@ class JobControls(Container):
         self._bar = ProgressBar(value=0, min=0, max=1, label="")
         self._bar.visible = False
         self._status = Label(value=label)
+        self._status.native.setWordWrap(True)  # a long error wraps instead of widening the dock over the canvas
         self._cancel = PushButton(text="Cancel", enabled=False)
         self._cancel.changed.connect(self.cancel)
         super().__init__(widgets=[self._bar, self._status, self._cancel], labels=False)
@@ -139,6 +140,7 @@ class JobControls(Container):
                 try:
                     on_returned(result)
                 except Exception as exc:  # a layer vanished, bad result: tell the user, stay usable
+                    self._status.value = f"failed: {exc}"
                     self._notify_error(exc)
 
         def errored(exc):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["unwrap", "layers_of_type", "image_data", "labels_data", "spatial_kwargs", "current_plane", "layer_in_viewer",
-           "reset_layer_choices"]
+__all__ = ["unwrap", "layers_of_type", "image_data", "labels_data", "editable_labels_data", "spatial_kwargs",
+           "current_plane", "layer_in_viewer", "reset_layer_choices"]
 
 
 def image_data(layer) -> tuple[np.ndarray, int | None]:
@@ -14,15 +14,41 @@ def image_data(layer) -> tuple[np.ndarray, int | None]:
     Raises
     ------
     ValueError
-        If ``layer`` is not an Image layer or holds NaN only.
+        If ``layer`` is not an Image layer, or is not RGB but its last axis is so short (at most 4, under
+        longer rows) that it must be colour channels: napari then shows its rows as planes, and a backend
+        would segment every ``row x channel`` plane of it.
     """
     data = _checked_layer_data(layer, "Image")
+    if not layer.rgb and data.ndim >= 3 and data.shape[-1] <= 4 < data.shape[-2]:
+        n = data.shape[-1]
+        raise ValueError(f"image {layer.name!r} has shape {data.shape}: its last axis ({n}) looks like colour "
+                         f"channels, but the layer is not RGB, so napari shows {data.shape[-3]} planes of "
+                         f"{data.shape[-2]} x {n} pixels. Add it again as RGB (viewer.add_image(data, rgb=True)) "
+                         "or split the channels (viewer.add_image(data, channel_axis=-1)).")
     return data, (-1 if layer.rgb else None)
 
 
 def labels_data(layer) -> np.ndarray:
     """Return the array of a Labels layer (checked by the caller with ``core.labels.as_labels``)."""
     return _checked_layer_data(layer, "Labels")
+
+
+def editable_labels_data(layer) -> np.ndarray:
+    """The array of a Labels layer that a widget paints into in place.
+
+    Raises
+    ------
+    ValueError
+        If ``layer`` is not a Labels layer, or its data is not an in-memory writable numpy array (a dask
+        or zarr array, for example, where painting would change a temporary copy only).
+    """
+    data = _checked_layer_data(layer, "Labels")
+    raw = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+    if not isinstance(raw, np.ndarray) or not raw.flags.writeable:
+        kind = "read-only" if isinstance(raw, np.ndarray) else type(raw).__module__.split(".")[0]
+        raise ValueError(f"Labels layer {layer.name!r} holds a {kind} array that cannot be painted in place; "
+                         "choose another Labels layer or create a new one.")
+    return data
 
 
 def _checked_layer_data(layer, kind: str) -> np.ndarray:

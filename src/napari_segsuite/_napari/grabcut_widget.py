@@ -9,8 +9,8 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
 
 from ._jobs import JobControls
-from ._layers import (current_plane, image_data, labels_data, layer_in_viewer, reset_layer_choices, spatial_kwargs,
-                      unwrap)
+from ._layers import (current_plane, editable_labels_data, image_data, labels_data, layer_in_viewer,
+                      reset_layer_choices, spatial_kwargs, unwrap)
 from .shape_boxes import points_to_pixels, shapes_to_boxes
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ class GrabCutWidget(Container):
         try:
             image, channel_axis, spatial, boxes, trimap, notices = self._inputs()
             out_layer = self.output.value
-            if out_layer is not None and labels_data(out_layer).shape != spatial:
+            if out_layer is not None and editable_labels_data(out_layer).shape != spatial:
                 raise ValueError(f"output layer {out_layer.name!r} has shape {labels_data(out_layer).shape}; "
                                  f"the image's is {spatial}. Choose '{_NEW}'.")
             if out_layer is not None and out_layer is self.scribbles.value:
@@ -241,14 +241,19 @@ class GrabCutWidget(Container):
         data = layer.data
         layer = unwrap(layer)  # the real layer: proxies are new objects on every access
         offset, previous = self._painted.get(layer, (None, {}))
-        for label_id, res in previous.items():  # erase what the last run painted (only where still ours)
-            view = data[res.slices]
-            view[(view == label_id) & res.mask] = 0
         if offset is None:
             offset = int(data.max()) if data.size else 0
         need = offset + max(i for i, _ in results) + 1
         if need > np.iinfo(data.dtype).max:
-            data = data.astype(np.int32)
+            # int32, uint32 past 2**31 (as core.labels.as_labels); never a wrapped id
+            wide = np.int32 if need <= np.iinfo(np.int32).max else np.uint32
+            if need > np.iinfo(wide).max or (wide == np.uint32 and data.size and data.min() < 0):
+                raise ValueError(f"layer {layer.name!r} already uses label ids up to {offset}: {len(results)} "
+                                 f"more do not fit in 32 bits. Choose '{_NEW}' as the output.")
+            data = data.astype(wide)
+        for label_id, res in previous.items():  # erase what the last run painted (only where still ours)
+            view = data[res.slices]
+            view[(view == label_id) & res.mask] = 0
         painted = {}
         for i, res in results:
             data[res.slices][res.mask] = offset + i + 1

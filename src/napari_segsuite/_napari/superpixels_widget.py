@@ -24,7 +24,8 @@ from magicgui.widgets import (
 )
 
 from ._jobs import JobControls
-from ._layers import image_data, labels_data, layers_of_type, reset_layer_choices, spatial_kwargs, unwrap
+from ._layers import (editable_labels_data, image_data, labels_data, layers_of_type, reset_layer_choices,
+                      spatial_kwargs, unwrap)
 
 if TYPE_CHECKING:
     import napari
@@ -308,13 +309,18 @@ class SuperpixelsWidget(Container):
     def next_free_id(self, *_):
         """Set the label id to one more than the largest id in the target layer."""
         target = self._target_array(quiet=True)
-        if target is not None:
-            self.label_id.value = int(target.max()) + 1
+        if target is None:
+            return
+        free = max(int(target.max()), 0) + 1  # napari allows negative ids; ours start at 1
+        if free > self.label_id.max:
+            self._say(f"the target layer already uses id {free - 1}, the largest this widget offers.", error=True)
+            return
+        self.label_id.value = free
 
     def _target_array(self, quiet: bool = False):
         try:
             layer = self.target.value
-            data = labels_data(layer)
+            data = editable_labels_data(layer)
             if self.merged is not None and data.shape != self.merged.shape:
                 raise ValueError(f"target Labels layer {layer.name!r} has shape {data.shape} but the superpixels "
                                  f"have shape {self.merged.shape}; choose or create a matching layer.")
@@ -338,15 +344,20 @@ class SuperpixelsWidget(Container):
         target = self._target_array()
         if target is None:
             return None
-        idx = np.flatnonzero(region_mask)
-        flat = target.reshape(-1)
         new = 0 if remove else self.label_id.value
-        old = flat[idx]
+        if target.dtype.kind in "iu" and new > np.iinfo(target.dtype).max:
+            self._say(f"label id {new} does not fit in the target layer {self.target.value.name!r} "
+                      f"({target.dtype}, ids up to {np.iinfo(target.dtype).max}); choose a smaller id or a "
+                      "new target Labels layer.", error=True)
+            return None
+        idx = np.flatnonzero(region_mask)
+        where = np.unravel_index(idx, target.shape)  # not reshape(-1): that copies a non-contiguous array
+        old = target[where]
         changed = old != new
         idx, old = idx[changed], old[changed]
         if idx.size == 0:
             return 0
-        flat[idx] = new
+        target[np.unravel_index(idx, target.shape)] = new
         self._undo.append((self.target.value, idx, old))
         del self._undo[:-_UNDO_LIMIT]
         self.target.value.refresh()
@@ -431,7 +442,7 @@ class SuperpixelsWidget(Container):
         while self._undo:
             layer, idx, old = self._undo.pop()
             if self._in_viewer(layer):
-                layer.data.reshape(-1)[idx] = old
+                layer.data[np.unravel_index(idx, layer.data.shape)] = old
                 layer.refresh()
                 self._say(f"undone ({idx.size} pixels)")
                 return True

@@ -148,10 +148,18 @@ class UNetWidget(Container):
             return None
         kwargs = spatial_kwargs(layer, spatial_ndim)
         name = layer.name
+        # the core takes one stack axis: a TZYX (or longer) gray stack runs as one ZYX stack of its planes
+        # (a 4D image without channel_axis would be read as ZYX + channels)
+        stack_shape = image.shape[:-2] if channel_axis is None and image.ndim > 3 else None
+        if stack_shape is not None:
+            image = image.reshape(-1, *image.shape[-2:])
         with_prob = bool(self.probabilities.value)  # the map costs 4 bytes per pixel: only when asked for
 
         def returned(result):
             labels, prob = result if with_prob else (result, None)
+            if stack_shape is not None:
+                labels = labels.reshape(*stack_shape, *labels.shape[-2:])
+                prob = None if prob is None else prob.reshape(labels.shape)
             if prob is not None:
                 self._viewer.add_image(prob, name=f"{name} U-Net probability", colormap="magma",
                                        contrast_limits=(0.0, 1.0), blending="additive", **kwargs)
