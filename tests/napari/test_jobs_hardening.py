@@ -156,3 +156,10 @@ def test_result_callback_failing_is_a_notification(qtbot, notes):
     _wait_finished(qtbot, controls)
     assert len(notes) == 1 and "nuclei" in notes[0][1]
     assert not controls.running
+
+
+def test_short_list_keeps_notices_short():
+    from napari_segsuite._napari._jobs import short_list
+
+    assert short_list([2, 5]) == "2, 5"
+    assert short_list(range(1, 255), 10) == "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, ... (254 in all)"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from magicgui.widgets import Container, Label, ProgressBar, PushButton
 
-__all__ = ["JobControls"]
+__all__ = ["JobControls", "short_list"]
 
 _CANCELLED = object()
 
@@ -36,6 +36,12 @@ def _drain(gen_func, args, kwargs, stop: threading.Event):
             yield event
     finally:
         gen.close()
+
+
+def short_list(names, n: int = 4) -> str:
+    """The first ``n`` of ``names`` joined by commas, then how many there are in all (for notices)."""
+    names = [str(v) for v in names]
+    return ", ".join(names[:n]) + (f", ... ({len(names)} in all)" if len(names) > n else "")
 
 
 class JobControls(Container):

@@ -10,7 +10,7 @@ import numpy as np
 from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, LineEdit, PushButton,
                               Select)
 
-from ._jobs import JobControls
+from ._jobs import JobControls, short_list
 from ._layers import current_plane
 from .writer import item_name_from_layer
 
@@ -182,9 +182,9 @@ class ExportWidget(Container):
             from napari.utils.notifications import show_info
 
             self.result = {"path": Path(path), "items": names, "skipped": skipped, "format": fmt}
-            text = (f"Wrote {len(names)} item(s) ({_short(names)}) to {path} as {fmt}"
+            text = (f"Wrote {len(names)} item(s) ({short_list(names)}) to {path} as {fmt}"
                     + (" with weight maps" if weight_map else "")
-                    + (f"; skipped existing: {_short(skipped)}" if skipped else "") + ".")
+                    + (f"; skipped existing: {short_list(skipped)}" if skipped else "") + ".")
             self.summary.value = text
             show_info(text)
 
@@ -200,7 +200,3 @@ def _existing_names(folder: Path) -> set:
         return {it.get("name") for it in json.loads(manifest.read_text()).get("items", [])}
     except (OSError, ValueError):
         return set()
-
-
-def _short(names, n: int = 4) -> str:
-    return ", ".join(names[:n]) + (f", ... ({len(names)} in all)" if len(names) > n else "")

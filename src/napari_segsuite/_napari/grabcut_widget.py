@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
 
-from ._jobs import JobControls
+from ._jobs import JobControls, short_list
 from ._layers import (current_plane, editable_labels_data, image_data, labels_data, layer_in_viewer,
                       reset_layer_choices, spatial_kwargs, unwrap)
 from .shape_boxes import points_to_pixels, shapes_to_boxes
@@ -216,7 +216,7 @@ class GrabCutWidget(Container):
             status = f"{len(keys)} box(es), {len(todo)} computed, {len(keys) - len(todo)} cached"
             if empty:
                 status += f", {len(empty)} empty"
-                show_info(f"shape(s) {', '.join(map(str, empty))}: nothing in the box stands out from its "
+                show_info(f"shape(s) {short_list(empty, 10)}: nothing in the box stands out from its "
                           f"surroundings, so no instance was made. Scribble foreground (1) inside to force one.")
             self.jobs.set_status(status)
 
