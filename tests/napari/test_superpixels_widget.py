@@ -332,3 +332,23 @@ def test_non_contiguous_target_is_painted_and_undone_in_place(ready):
     assert widget.click_region(np.array([48.0, 48.0])) == region.sum()
     assert np.array_equal(target.data == 1, region)
     assert widget.undo() and not target.data.any()
+
+
+def test_failed_compute_replaces_the_result_line(make_napari_viewer_proxy, qtbot, wait_job, nuclei, monkeypatch):
+    import napari.utils.notifications as nn
+
+    monkeypatch.setattr(nn, "show_error", lambda msg: None)
+    viewer = make_napari_viewer_proxy()
+    widget = SuperpixelsWidget(viewer)
+    assert widget.target.native.currentText() == "new layer at Compute"  # what an empty target means
+    viewer.add_image(nuclei[0], name="good")
+    widget.n_segments.value = 50
+    assert widget.compute() is not None
+    wait_job(widget.jobs)
+    assert widget.status.value.endswith("regions")
+    viewer.add_image(np.zeros((40, 40), bool), name="mask image")  # core refuses it, in the worker
+    widget.image.value = viewer.layers["mask image"]
+    assert widget.compute() is not None
+    wait_job(widget.jobs)
+    assert widget.jobs.status.startswith("failed")
+    assert widget.status.value.startswith("no superpixels: ") and "regions" not in widget.status.value

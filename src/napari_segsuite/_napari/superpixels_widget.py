@@ -85,7 +85,8 @@ class SuperpixelsWidget(Container):
         self.mode = ComboBox(label="merge mode", choices=_MODES, value="hierarchical")
         self.threshold = FloatSlider(label="merge threshold", value=0.0, min=0.0, max=1.0, step=0.001,
                                      tooltip="regions closer than this merge (0 = superpixels)")
-        self.target = ComboBox(label="target labels", choices=self._target_layers, nullable=True)
+        self.target = ComboBox(label="target labels", choices=self._target_layers, nullable=True, value=None)
+        self.target.null_string = "new layer at Compute"  # what None means here (not "-----")
         self.new_target_button = PushButton(text="New target Labels layer")
         self.label_id = SpinBox(label="label id", value=1, min=1, max=2**31 - 1)
         self.next_id_button = PushButton(text="Next free id")
@@ -162,9 +163,12 @@ class SuperpixelsWidget(Container):
             graph, merged = result
             self.show_graph(graph, layer, spatial_ndim, merged=merged if self.mode.value == mode else None)
 
+        def failed(exc):  # the job line and a notification say why; the result line must not say "N regions"
+            self._say(f"no superpixels: {exc}")
+
         return self.jobs.start(_superpixels_job, data, mode, n_segments=self.n_segments.value,
                                compactness=self.compactness.value, channel_axis=channel_axis, mask=mask,
-                               on_returned=done)
+                               on_returned=done, on_errored=failed)
 
     def _mask_array(self, image_layer, spatial_shape: tuple) -> np.ndarray | None:
         """The chosen mask as a boolean array (nonzero = inside), None for no mask.
