@@ -76,3 +76,30 @@ def test_train_from_layer_pairs_threaded(make_napari_viewer_proxy, qtbot, wait_j
     assert widget.checkpoint["kind"] == "maskrcnn"
     assert widget.checkpoint["config"]["num_classes"] == 3       # class 2 from the features table
     assert "trained" in widget.model_status.value
+
+
+def test_current_plane_only_lands_on_that_plane(make_napari_viewer_proxy, qtbot, wait_job):
+    from napari_segsuite.core.maskrcnn import predict_maskrcnn
+
+    viewer = make_napari_viewer_proxy()
+    image, _ = load_sample("nuclei_test")
+    stack = np.stack([image[:128, :128], image[128:256, :128], image[256:384, :128]])
+    layer = viewer.add_image(stack, name="stack", scale=(3.0, 1.0, 1.0))
+    widget = MaskRCNNWidget(viewer)
+    assert widget.load_sample_model()
+    widget.image.value = layer
+    widget.whole_stack.value = False
+    viewer.dims.set_point(0, 3.0 * 2)  # plane 2
+    assert widget.predict() is not None
+    wait_job(widget.jobs)
+    qtbot.waitUntil(lambda: "stack Mask R-CNN" in viewer.layers, timeout=5000)
+    out = viewer.layers["stack Mask R-CNN"]
+    assert out.data.shape == (1, 128, 128) and tuple(out.translate) == (6.0, 0.0, 0.0)
+    expected, _ = predict_maskrcnn(widget.checkpoint, stack[2], tile_size=widget.tile_size.value or None,
+                                   overlap=widget.overlap.value, score_threshold=widget.score_threshold.value,
+                                   mask_threshold=widget.mask_threshold.value, device="cpu")
+    other, _ = predict_maskrcnn(widget.checkpoint, stack[0], tile_size=widget.tile_size.value or None,
+                                overlap=widget.overlap.value, score_threshold=widget.score_threshold.value,
+                                mask_threshold=widget.mask_threshold.value, device="cpu")
+    assert expected.max() > 0 and not np.array_equal(expected, other)  # plane 2 is not plane 0
+    np.testing.assert_array_equal(out.data[0], expected)

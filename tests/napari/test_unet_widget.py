@@ -179,3 +179,27 @@ def test_tzyx_gray_stack_is_predicted_plane_by_plane(make_napari_viewer_proxy, q
                                           return_probabilities=True)
     assert want_labels.max() > 4
     assert np.array_equal(labels.reshape(4, 64, 64), want_labels) and np.allclose(prob.reshape(4, 64, 64), want_prob)
+
+
+def test_current_plane_only_lands_on_that_plane(make_napari_viewer_proxy, qtbot, wait_job):
+    from napari_segsuite.core.unet import predict_unet, train_unet
+
+    torch.set_num_threads(1)
+    viewer = make_napari_viewer_proxy()
+    stack = np.stack([_discs(s)[0] for s in range(3)])
+    layer = viewer.add_image(stack, name="stack", scale=(2.0, 0.5, 0.5), translate=(10.0, 0.0, 0.0))
+    widget = UNetWidget(viewer)
+    img, lab = _discs()
+    widget.checkpoint = train_unet([(img, lab)], epochs=1, steps_per_epoch=2, base=8, depth=2, patch_size=64,
+                                   batch_size=2, val_fraction=0, device="cpu")
+    widget.predict_image.value = layer
+    widget.whole_stack.value = False
+    viewer.dims.set_point(0, 10.0 + 2.0 * 1)  # the viewer shows plane 1
+    assert widget.predict() is not None
+    wait_job(widget.jobs)
+    qtbot.waitUntil(lambda: "stack U-Net" in viewer.layers, timeout=5000)
+    out = viewer.layers["stack U-Net"]
+    assert out.data.shape == (1, 64, 64)  # one plane, placed on plane 1 (a 2D layer would show on every plane)
+    assert tuple(out.scale) == (2.0, 0.5, 0.5) and tuple(out.translate) == (12.0, 0.0, 0.0)
+    expected = predict_unet(widget.checkpoint, stack[1], device="cpu", min_size=int(widget.min_size.value), watershed=False)
+    np.testing.assert_array_equal(out.data[0], expected)

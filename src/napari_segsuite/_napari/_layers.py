@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["unwrap", "layers_of_type", "image_data", "labels_data", "editable_labels_data", "spatial_kwargs",
-           "current_plane", "layer_in_viewer", "reset_layer_choices"]
+           "current_plane", "layer_in_viewer", "reset_layer_choices", "prediction_input"]
 
 
 def image_data(layer) -> tuple[np.ndarray, int | None]:
@@ -92,6 +92,48 @@ def current_plane(viewer, layer) -> tuple[int, ...]:
     data_pt = layer.world_to_data(world[-layer.ndim:] if len(world) >= layer.ndim else world)
     shape = layer.data.shape
     return tuple(int(np.clip(round(float(v)), 0, shape[i] - 1)) for i, v in enumerate(data_pt[:n_lead]))
+
+
+def prediction_input(viewer, layer, whole_stack: bool = True):
+    """What a model widget predicts from an Image layer, and where its result goes.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+    layer : napari.layers.Image
+    whole_stack : bool
+        For a stack: every plane (True) or only the plane the viewer shows (False).
+
+    Returns
+    -------
+    image : numpy.ndarray
+        The layer's array, or its shown plane.
+    channel_axis : int or None
+        -1 for an RGB layer.
+    place : callable
+        ``place(result) -> (data, layer_kwargs)`` for a per-pixel result of ``image``'s spatial shape: the
+        layer's scale and translate, and for one plane of a stack a ``(1, ..., 1, Y, X)`` array translated
+        to that plane, so napari shows it on that plane only (a 2D layer would show on every plane).
+
+    Raises
+    ------
+    ValueError
+        As :func:`image_data`.
+    """
+    image, channel_axis = image_data(layer)
+    spatial_ndim = image.ndim - (1 if channel_axis is not None else 0)
+    lead = current_plane(viewer, layer) if spatial_ndim > 2 and not whole_stack else ()
+    if lead:
+        image = image[lead]
+    kwargs = spatial_kwargs(layer, spatial_ndim)
+    if lead:
+        translate = [t + i * s for t, i, s in zip(kwargs["translate"], lead, kwargs["scale"])]
+        kwargs["translate"] = (*translate, *kwargs["translate"][len(lead):])
+
+    def place(result):
+        return (np.asarray(result)[(np.newaxis,) * len(lead)] if lead else result), dict(kwargs)
+
+    return image, channel_axis, place
 
 
 def unwrap(obj):

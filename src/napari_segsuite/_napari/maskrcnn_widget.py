@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
 
 from ._jobs import JobControls
-from ._layers import image_data, layer_in_viewer, layers_of_type, reset_layer_choices, spatial_kwargs
+from ._layers import layer_in_viewer, layers_of_type, prediction_input, reset_layer_choices
 from .training_pairs import TrainingPairs
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ class MaskRCNNWidget(Container):
         self.train_button = PushButton(text="Train")
         # prediction
         self.image = ComboBox(label="predict image", choices=self._image_layers)
+        self.whole_stack = CheckBox(text="every plane of a stack", value=True)
+        self.whole_stack.tooltip = "Off: only the plane shown in the viewer (faster on a CPU)."
         self.score_threshold = FloatSpinBox(label="score threshold", value=0.5, min=0.0, max=1.0, step=0.05)
         self.mask_threshold = FloatSpinBox(label="mask threshold", value=0.5, min=0.05, max=0.95, step=0.05)
         self.tile_size = SpinBox(label="tile size (0: whole)", value=512, min=0, max=8192, step=64)
@@ -75,7 +77,7 @@ class MaskRCNNWidget(Container):
             Label(value="<b>Model</b>"), self.model_file, self.load_button, self.sample_button, self.model_status,
             Label(value="<b>Train</b>"), self.training, self.backbone, self.epochs, self.steps,
             self.device, self.save_to, self.train_button,
-            Label(value="<b>Predict</b>"), self.image, self.score_threshold, self.mask_threshold, self.tile_size,
+            Label(value="<b>Predict</b>"), self.image, self.whole_stack, self.score_threshold, self.mask_threshold, self.tile_size,
             self.overlap, self.predict_button, self.jobs,
         ])
         self.training.fill_row()
@@ -178,7 +180,7 @@ class MaskRCNNWidget(Container):
         try:
             if self.checkpoint is None:
                 raise ValueError("load or train a Mask R-CNN model first.")
-            image, channel_axis = image_data(layer)
+            image, channel_axis, place = prediction_input(self._viewer, layer, bool(self.whole_stack.value))
         except ValueError as exc:
             self._error(exc)
             return None
@@ -194,8 +196,8 @@ class MaskRCNNWidget(Container):
                 return
             # napari matches feature rows to label values through the 'index' column
             features = {"index": table["label"], **{k: v for k, v in table.items() if k != "label"}}
-            self._viewer.add_labels(labels, name=f"{layer.name} Mask R-CNN", features=features,
-                                    **spatial_kwargs(layer, labels.ndim))
+            data, kwargs = place(labels)
+            self._viewer.add_labels(data, name=f"{layer.name} Mask R-CNN", features=features, **kwargs)
             self.jobs.set_status(f"{len(table['label'])} instances")
 
         return self.jobs.start(iter_predict_maskrcnn, self.checkpoint, image, channel_axis=channel_axis,

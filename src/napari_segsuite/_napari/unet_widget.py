@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox
 
 from ._jobs import JobControls
-from ._layers import image_data, layers_of_type, reset_layer_choices, spatial_kwargs
+from ._layers import layers_of_type, prediction_input, reset_layer_choices
 from .training_pairs import TrainingPairs
 
 if TYPE_CHECKING:
@@ -135,18 +135,10 @@ class UNetWidget(Container):
         try:
             if self.checkpoint is None:
                 raise ValueError("no model: train one or load a model file first.")
-            image, channel_axis = image_data(layer)
-            spatial_ndim = image.ndim - (1 if channel_axis is not None else 0)
-            if spatial_ndim > 2 and not self.whole_stack.value:
-                from ._layers import current_plane
-
-                plane = current_plane(self._viewer, layer)
-                image = image[plane]
-                spatial_ndim = 2
+            image, channel_axis, place = prediction_input(self._viewer, layer, bool(self.whole_stack.value))
         except ValueError as exc:
             self._error(exc)
             return None
-        kwargs = spatial_kwargs(layer, spatial_ndim)
         name = layer.name
         # the core takes one stack axis: a TZYX (or longer) gray stack runs as one ZYX stack of its planes
         # (a 4D image without channel_axis would be read as ZYX + channels)
@@ -161,9 +153,11 @@ class UNetWidget(Container):
                 labels = labels.reshape(*stack_shape, *labels.shape[-2:])
                 prob = None if prob is None else prob.reshape(labels.shape)
             if prob is not None:
-                self._viewer.add_image(prob, name=f"{name} U-Net probability", colormap="magma",
+                data, kwargs = place(prob)
+                self._viewer.add_image(data, name=f"{name} U-Net probability", colormap="magma",
                                        contrast_limits=(0.0, 1.0), blending="additive", **kwargs)
-            self._viewer.add_labels(labels, name=f"{name} U-Net", **kwargs)
+            data, kwargs = place(labels)
+            self._viewer.add_labels(data, name=f"{name} U-Net", **kwargs)
             self.jobs.set_status(f"{int(labels.max())} instances")
 
         return self.jobs.start(iter_predict_unet, self.checkpoint, image, channel_axis=channel_axis,
