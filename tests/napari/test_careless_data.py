@@ -49,9 +49,10 @@ def test_yx3_image_not_flagged_rgb_is_refused_not_read_as_planes(module, cls, st
     widget = getattr(importlib.import_module(f"napari_segsuite._napari.{module}"), cls)(viewer)
     n_layers = len(viewer.layers)
     assert start(widget) is None
-    assert len(shown_errors) == 1 and "looks like colour channels" in shown_errors[0] and "rgb=True" in shown_errors[0], shown_errors
+    assert len(shown_errors) == 1, shown_errors
+    assert "looks like colour channels" in shown_errors[0] and "rgb=True" in shown_errors[0]
     assert "(128, 128, 3)" in shown_errors[0]
-    assert len(viewer.layers) == n_layers - (0 if module != "grabcut_widget" else -1)  # + the boxes layer
+    assert len(viewer.layers) == n_layers + (module == "grabcut_widget")  # only GrabCut's boxes layer is new
 
 
 def test_rgb_flagged_copy_of_the_same_array_runs(make_napari_viewer_proxy, qtbot, wait_job, shown_errors):

@@ -14,12 +14,14 @@ def image_data(layer) -> tuple[np.ndarray, int | None]:
     Raises
     ------
     ValueError
-        If ``layer`` is not an Image layer, or is not RGB but its last axis is so short (at most 4, under
-        longer rows) that it must be colour channels: napari then shows its rows as planes, and a backend
-        would segment every ``row x channel`` plane of it.
+        If ``layer`` is not an Image layer, or is not RGB but its shape reads as channels last
+        (:func:`napari_segsuite.core.layout.looks_channels_last`): napari then shows its rows as planes, and
+        a backend would segment every ``row x channel`` plane of it.
     """
+    from napari_segsuite.core.layout import looks_channels_last
+
     data = _checked_layer_data(layer, "Image")
-    if not layer.rgb and data.ndim >= 3 and data.shape[-1] <= 4 < data.shape[-2]:
+    if not layer.rgb and data.ndim >= 3 and looks_channels_last(data.shape):
         n = data.shape[-1]
         raise ValueError(f"image {layer.name!r} has shape {data.shape}: its last axis ({n}) looks like colour "
                          f"channels, but the layer is not RGB, so napari shows {data.shape[-3]} planes of "
