@@ -66,7 +66,8 @@ def _cmd_grabcut(args) -> int:
     refuse_overwriting_inputs([args.image, args.trimap], [args.output])
     image = read_image(args.image)
     channel_axis = args.channel_axis
-    if channel_axis is None and image.ndim == 3 and (image.shape[-1] in (3, 4) or looks_channels_last(image.shape)):
+    if channel_axis is None and image.ndim == 3 and (image.shape[-1] in (3, 4)
+                                                     or looks_channels_last(image.shape)):
         channel_axis = -1
     trimap = read_image(args.trimap) if args.trimap is not None else None
     if args.output.suffix.lower() not in (".tif", ".tiff"):

@@ -77,8 +77,8 @@ class MaskRCNNWidget(Container):
             Label(value="<b>Model</b>"), self.model_file, self.load_button, self.sample_button, self.model_status,
             Label(value="<b>Train</b>"), self.training, self.backbone, self.epochs, self.steps,
             self.device, self.save_to, self.train_button,
-            Label(value="<b>Predict</b>"), self.image, self.whole_stack, self.score_threshold, self.mask_threshold, self.tile_size,
-            self.overlap, self.predict_button, self.jobs,
+            Label(value="<b>Predict</b>"), self.image, self.whole_stack, self.score_threshold, self.mask_threshold,
+            self.tile_size, self.overlap, self.predict_button, self.jobs,
         ])
         self.training.fill_row()
         self.load_button.changed.connect(self.load_model)

@@ -122,7 +122,8 @@ def _noise_sigma(x):
     The MAD of horizontal and vertical differences over sqrt(2): edges are a small share of the pairs, so
     they barely move it (unlike the crop's own spread, which the object itself makes large).
     """
-    d = np.concatenate([np.diff(x, axis=0).reshape(-1, x.shape[-1]), np.diff(x, axis=1).reshape(-1, x.shape[-1])])
+    c = x.shape[-1]
+    d = np.concatenate([np.diff(x, axis=0).reshape(-1, c), np.diff(x, axis=1).reshape(-1, c)])
     mad = np.median(np.abs(d - np.median(d, axis=0)), axis=0)
     return np.maximum(1.4826 * mad / np.sqrt(2.0), 1e-9)
 
@@ -159,12 +160,11 @@ def object_contrast(crop, mask, box, width: int = 2) -> float:
     r0, c0, r1, c1 = box
     margin = np.ones(mask.shape, bool)
     margin[r0:r1, c0:c1] = False
-    inside = np.median(x[mask], axis=0)
     best = 0.0
-    for a, b in ((x[inner], x[outer]), (inside, x[margin])):
-        if len(a) and len(b):
-            a = a if a.ndim == 1 else np.median(a, axis=0)
-            best = max(best, float(np.max(np.abs(a - np.median(b, axis=0)) / sigma)))
+    for a, b in ((inner, outer), (mask, margin)):
+        if a.any() and b.any():
+            diff = np.abs(np.median(x[a], axis=0) - np.median(x[b], axis=0)) / sigma
+            best = max(best, float(diff.max()))
     return best
 
 

@@ -232,7 +232,8 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
     model, dev, norm = _resolve_model(model_or_checkpoint, device)
     channels = int(model.segsuite_config["in_channels"])
     arr = np.asarray(image)
-    rgb_last = channel_axis is None and arr.ndim in (3, 4) and (arr.shape[-1] in (3, 4) or looks_channels_last(arr.shape))
+    rgb_last = (channel_axis is None and arr.ndim in (3, 4)
+                and (arr.shape[-1] in (3, 4) or looks_channels_last(arr.shape)))
     spatial = arr.ndim - (1 if channel_axis is not None or rgb_last else 0)
     if spatial not in (2, 3):
         raise ValueError(f"image of shape {arr.shape}: expected a 2D image (YX, YX+channels) or a stack of them.")
