@@ -188,8 +188,9 @@ class GrabCutWidget(Container):
         try:
             image, channel_axis, spatial, boxes, trimap, notices = self._inputs()
             out_layer = self.output.value
-            if out_layer is not None and editable_labels_data(out_layer).shape != spatial:
-                raise ValueError(f"output layer {out_layer.name!r} has shape {labels_data(out_layer).shape}; "
+            out_shape = editable_labels_data(out_layer).shape if out_layer is not None else spatial
+            if out_shape != spatial:
+                raise ValueError(f"output layer {out_layer.name!r} has shape {out_shape}; "
                                  f"the image's is {spatial}. Choose '{_NEW}'.")
             if out_layer is not None and out_layer is self.scribbles.value:
                 raise ValueError("the output layer cannot be the scribble layer.")
