@@ -163,3 +163,18 @@ def test_short_list_keeps_notices_short():
 
     assert short_list([2, 5]) == "2, 5"
     assert short_list(range(1, 255), 10) == "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, ... (254 in all)"
+
+
+def test_status_line_wraps_across_the_whole_width(qtbot):
+    """A wrapping QLabel picks a narrow width of its own (half the dock) unless it is told to expand."""
+    controls = JobControls("choose an image and compute superpixels")
+    qtbot.addWidget(controls.native)
+    controls.native.resize(400, 300)
+    controls.native.show()
+    qtbot.waitExposed(controls.native)
+    label = controls._status.native
+    assert label.width() > 0.8 * controls.native.width()
+    assert label.height() >= label.heightForWidth(label.width())  # every wrapped line gets its height
+    controls.set_status("x " * 200)  # a long refusal: wraps onto more lines, the widget does not widen
+    qtbot.wait(50)
+    assert controls.native.width() == 400 and label.height() >= label.heightForWidth(label.width())

@@ -58,6 +58,11 @@ class JobControls(Container):
         self._bar.visible = False
         self._status = Label(value=label)
         self._status.native.setWordWrap(True)  # a long error wraps instead of widening the dock over the canvas
+        # ... across the dock's whole width (a wrapping QLabel otherwise picks a narrow width of its own and,
+        # in a dock squeezed by another below it, gets clipped to half a line)
+        from qtpy.QtWidgets import QSizePolicy
+
+        self._status.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.MinimumExpanding)
         self._cancel = PushButton(text="Cancel", enabled=False)
         self._cancel.changed.connect(self.cancel)
         super().__init__(widgets=[self._bar, self._status, self._cancel], labels=False)
