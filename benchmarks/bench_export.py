@@ -11,7 +11,7 @@ import numpy as np
 
 from napari_segsuite.core.dataset import export_dataset, load_dataset
 from napari_segsuite.core.export_coco import instances_to_coco
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 
 def best(fn, repeat=3):

@@ -61,7 +61,7 @@ N_SEEDS = 16  # distinct synthetic fields (each takes ~1 s); tiles repeat them f
 
 def make_big_image(size: int):
     """(uint16 image, int32 labels) of ``size`` x ``size`` tiled from 1024x1024 synthetic fields."""
-    from napari_segsuite.core.synthetic import synthetic_nuclei
+    from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
     if size % TILE:
         raise ValueError(f"--size must be a multiple of {TILE}, got {size}.")

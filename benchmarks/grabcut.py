@@ -27,9 +27,9 @@ import time
 import numpy as np
 from scipy import ndimage as ndi
 
-from napari_segsuite.core.boxcut import grabcut
+from napari_segsuite.core.graphcut.boxes import grabcut
 from napari_segsuite.core.samples import load_sample
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 PAD = 4
 MARGIN = 10

@@ -20,7 +20,7 @@ import tracemalloc
 import numpy as np
 from scipy import ndimage as ndi
 
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 from napari_segsuite.core.weightmap import unet_weight_map
 
 

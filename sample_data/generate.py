@@ -15,7 +15,7 @@ import numpy as np
 
 from napari_segsuite.core.io import write_tiff
 from napari_segsuite.core.labels import smallest_uint_dtype
-from napari_segsuite.core.synthetic import synthetic_histology, synthetic_nuclei, synthetic_nuclei_3d
+from napari_segsuite.core.samples.synthetic import synthetic_histology, synthetic_nuclei, synthetic_nuclei_3d
 
 HERE = Path(__file__).resolve().parent
 

@@ -15,7 +15,7 @@ from napari_segsuite.cli import main
 from napari_segsuite.core import (average_precision, export_dataset, grabcut, looks_channels_last,
                                   merge_superpixels, slic_superpixels)
 from napari_segsuite.core.io import read_image, write_tiff
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 
 @pytest.mark.parametrize("shape, expected", [

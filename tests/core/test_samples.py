@@ -1,7 +1,7 @@
 import numpy as np
 
 from napari_segsuite.core.samples import SAMPLES, load_sample
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 
 def test_every_sample_loads_with_matching_ground_truth():

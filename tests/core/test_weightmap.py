@@ -10,7 +10,7 @@ from scipy import ndimage as ndi
 
 from napari_segsuite.core import unet_weight_map
 from napari_segsuite.core.progress import Progress, run
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 from napari_segsuite.core.weightmap import border_cutoff, class_weight_values, iter_unet_weight_map
 
 

@@ -7,7 +7,7 @@ from napari_segsuite._napari.reader import get_dataset_reader, read_dataset
 from napari_segsuite._napari.writer import item_name_from_layer, write_dataset_item
 from napari_segsuite.core.dataset import export_dataset, load_dataset
 from napari_segsuite.core.io import write_tiff
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 PLUGIN = "napari-segsuite"
 

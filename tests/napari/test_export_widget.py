@@ -7,7 +7,7 @@ import pytest
 
 from napari_segsuite._napari.export_widget import FORMATS, OVERWRITE, PLANES, ExportWidget
 from napari_segsuite.core.dataset import load_dataset
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 FORMAT_BY_KEY = {v: k for k, v in FORMATS.items()}
 PLANES_BY_KEY = {v: k for k, v in PLANES.items()}

@@ -7,7 +7,7 @@ from napari_segsuite._napari.maskrcnn_widget import MaskRCNNWidget
 from napari_segsuite._napari.training_pairs import TrainingPairs
 from napari_segsuite._napari.unet_widget import UNetWidget
 from napari_segsuite.core.dataset import export_dataset
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 
 @pytest.fixture

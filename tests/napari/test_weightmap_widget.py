@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_segsuite._napari.weightmap_widget import STACK_CHOICES, WeightMapWidget
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 from napari_segsuite.core.weightmap import unet_weight_map
 
 

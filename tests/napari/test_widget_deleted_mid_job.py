@@ -3,7 +3,7 @@
 import numpy as np
 
 from napari_segsuite._napari.weightmap_widget import STACK_CHOICES, WeightMapWidget
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 
 def test_job_stops_quietly_when_its_widget_is_deleted(make_napari_viewer_proxy, qtbot):

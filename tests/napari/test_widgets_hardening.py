@@ -81,7 +81,7 @@ class Spec:
 
 
 def _labels_pair(seed=0):
-    from napari_segsuite.core.synthetic import synthetic_nuclei
+    from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
     image, labels = synthetic_nuclei((96, 96), n_nuclei=8, seed=seed)
     return image, labels
@@ -180,7 +180,7 @@ SPECS = [
          ["napari_segsuite.core.superpixels:iter_superpixels"], _setup_superpixels,
          lambda w: w.compute(), lambda w: w.compute_button, lambda src: ["superpixels"], lambda w: w.image),
     Spec("grabcut", "napari_segsuite._napari.grabcut_widget:GrabCutWidget",
-         ["napari_segsuite.core.boxcut:iter_grabcut_masks"], _setup_grabcut,
+         ["napari_segsuite.core.graphcut.boxes:iter_grabcut_masks"], _setup_grabcut,
          lambda w: w.run(), lambda w: w.run_button, lambda src: [f"GrabCut ({src})"], lambda w: w.image),
     Spec("evaluate", "napari_segsuite._napari.evaluate_widget:EvaluateWidget",
          ["napari_segsuite.core.metrics:iter_evaluate"], _setup_evaluate,

@@ -166,7 +166,7 @@ class GrabCutWidget(Container):
         return image, channel_axis, spatial, boxes, trimap, notices
 
     def _key(self, image, channel_axis, trimap, box, params):
-        from napari_segsuite.core.boxcut import DEFAULT_PARAMS
+        from napari_segsuite.core.graphcut.boxes import DEFAULT_PARAMS
 
         lead = len(box) - 4
         planes, (r0, c0, r1, c1) = box[:lead], box[lead:]
@@ -183,7 +183,7 @@ class GrabCutWidget(Container):
         """Compute the new or changed boxes in a worker, then paint every box. Returns the worker or None."""
         from napari.utils.notifications import show_error, show_info
 
-        from napari_segsuite.core.boxcut import iter_grabcut_masks
+        from napari_segsuite.core.graphcut.boxes import iter_grabcut_masks
 
         try:
             image, channel_axis, spatial, boxes, trimap, notices = self._inputs()

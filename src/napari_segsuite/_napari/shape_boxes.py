@@ -40,7 +40,7 @@ def shapes_to_boxes(shapes_layer, image_layer, plane: tuple[int, ...] = ()):
         What was changed or refused (rotated rectangles or other shapes -> bounding box, clipped boxes,
         boxes with no area or outside the image).
     """
-    from napari_segsuite.core.boxcut import clip_box
+    from napari_segsuite.core.graphcut.boxes import clip_box
 
     n_img = image_layer.ndim  # spatial dims (an RGB layer's channel axis is not a dim)
     data = image_layer.data[0] if getattr(image_layer, "multiscale", False) else image_layer.data

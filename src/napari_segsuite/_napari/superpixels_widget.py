@@ -193,7 +193,7 @@ class SuperpixelsWidget(Container):
         return inside
 
     def show_graph(self, graph, image_layer, spatial_ndim: int, merged: np.ndarray | None = None) -> None:
-        """Show a computed :class:`~napari_segsuite.core.rag.SuperpixelGraph` (main thread).
+        """Show a computed :class:`~napari_segsuite.core.superpixels.graph.SuperpixelGraph` (main thread).
 
         ``merged``: the graph merged at the bottom of the current mode's threshold range, if already
         computed (in the worker); computed here otherwise.

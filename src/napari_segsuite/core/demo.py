@@ -68,7 +68,7 @@ def _step_grabcut(out_dir):
     """GrabCut with one box per ground-truth nucleus, 4 px larger than the nucleus on every side."""
     from scipy import ndimage as ndi
 
-    from .boxcut import grabcut_boxes
+    from .graphcut import grabcut_boxes
 
     image, gt = load_sample("nuclei_test")
     h, w = gt.shape

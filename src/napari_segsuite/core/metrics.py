@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 from .labels import as_labels, check_same_shape, relabel_sequential
 
@@ -18,6 +19,7 @@ __all__ = [
     "InstanceMatch",
     "unmatched_instances",
     "iter_evaluate",
+    "adjusted_rand_index",
     "DEFAULT_THRESHOLDS",
 ]
 
@@ -241,3 +243,32 @@ def iter_evaluate(gt, pred, with_errors: bool = False):
     errors = unmatched_instances(gt, pred) if with_errors else None
     yield Progress(2, 2, "done")
     return metrics, errors
+
+
+def adjusted_rand_index(a, b) -> float:
+    """Adjusted Rand index (Hubert & Arabie 1985) of two labelings of the same pixels.
+
+    1.0 for identical partitions (whatever the ids), about 0 for independent ones.
+
+    Examples
+    --------
+    >>> adjusted_rand_index([1, 1, 2, 2], [5, 5, 0, 0])
+    1.0
+    """
+    a = np.asarray(a).ravel()
+    b = np.asarray(b).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"the labelings have different sizes ({a.size} and {b.size}).")
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    table = sparse.coo_matrix((np.ones(a.size), (ia, ib))).tocsr()
+    comb = lambda x: (x * (x - 1) / 2.0).sum()  # noqa: E731
+    index = comb(table.data)
+    rows = comb(np.asarray(table.sum(axis=1)).ravel())
+    cols = comb(np.asarray(table.sum(axis=0)).ravel())
+    total = a.size * (a.size - 1) / 2.0
+    expected = rows * cols / total if total else 0.0
+    maximum = (rows + cols) / 2.0
+    if maximum == expected:
+        return 1.0
+    return float((index - expected) / (maximum - expected))

@@ -10,7 +10,7 @@ import napari_segsuite
 from napari_segsuite.core import Cancelled, run
 from napari_segsuite.core.dataset import export_dataset, iter_export_dataset, load_dataset
 from napari_segsuite.core.io import write_tiff
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 LAYOUTS = ["tiff", "ome-zarr", "coco"]
 

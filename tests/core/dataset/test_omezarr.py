@@ -7,7 +7,7 @@ import pytest
 
 from napari_segsuite.core.dataset import export_dataset, load_dataset
 from napari_segsuite.core.export_omezarr import pyramid_levels
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 
 def _meta(path):

@@ -5,8 +5,8 @@ module is not called ``grabcut`` so that the package attribute ``core.grabcut`` 
 
 Each box is cut on a crop around it (box plus a margin). The crop's intensities are normalised robustly
 per channel, a Gaussian mixture per class models the foreground and the background
-(:class:`~napari_segsuite.core.gmm.GaussianMixture`), and an s-t minimum cut with the contrast-sensitive
-8-connected smoothness term (:class:`~napari_segsuite.core.maxflow.GridCut`) labels the pixels; models
+(:class:`~napari_segsuite.core.graphcut.gmm.GaussianMixture`), and an s-t minimum cut with the contrast-sensitive
+8-connected smoothness term (:class:`~napari_segsuite.core.graphcut.maxflow.GridCut`) labels the pixels; models
 and cut alternate for ``n_iter`` rounds or until the mask stops changing.
 
 Why OpenCV's ``cv2.grabCut`` returns empty masks on one-channel nuclei, and what is done instead:
@@ -22,7 +22,7 @@ Why OpenCV's ``cv2.grabCut`` returns empty masks on one-channel nuclei, and what
 * The result keeps the connected part that covers the core most, with its holes filled.
 * Those safeguards would also turn a box drawn over plain background into a blob shaped like the box.
   A mask that differs from neither its own surroundings nor the box's margin by more than
-  ``min_contrast`` noise levels (:func:`~napari_segsuite.core.cropcut.object_contrast`) is dropped: the box
+  ``min_contrast`` noise levels (:func:`~napari_segsuite.core.graphcut.crop.object_contrast`) is dropped: the box
   comes back empty. Foreground scribbles in the box keep it. On the sample nuclei, every real nucleus
   scored at least 2.1 and every plain-background box at most 1.5 (default threshold 1.6).
 """
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cropcut import cut_crop
-from .progress import Progress, run
+from .crop import cut_crop
+from ..progress import Progress, run
 
 __all__ = ["grabcut", "grabcut_boxes", "iter_grabcut_boxes", "iter_grabcut_masks", "paint_box_masks",
            "clip_box", "BoxMask", "TRIMAP_FOREGROUND", "TRIMAP_BACKGROUND"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 from napari_segsuite.core.unet import postprocess
 from napari_segsuite.core.unet.postprocess import (PlaneMaps, fill_contact_gaps, maps_to_instances,
                                                    probabilities_to_instances, remove_small_instances)

@@ -20,10 +20,11 @@ from napari_segsuite.core import (
     synthetic_nuclei,
     synthetic_nuclei_3d,
 )
-from napari_segsuite.core import rag, slic_tiles
+from napari_segsuite.core.superpixels import graph as rag
+from napari_segsuite.core.superpixels import tiles as slic_tiles
 from napari_segsuite.core.metrics import average_precision
-from napari_segsuite.core.rag import neighbour_offsets, take_in_bands
-from napari_segsuite.core.slic_tiles import grid_step, tile_bounds
+from napari_segsuite.core.superpixels.graph import neighbour_offsets, take_in_bands
+from napari_segsuite.core.superpixels.tiles import grid_step, tile_bounds
 
 
 # ---- reference: the whole-image graph statistics (all pixel pairs at once) ------------------------
@@ -269,7 +270,7 @@ def test_bad_tile_size(tile_size):
 
 
 def test_block_minimum_argmin_equals_numpy_under_updates_and_ties(monkeypatch):
-    from napari_segsuite.core.rag import _BlockMinimum
+    from napari_segsuite.core.superpixels.graph import _BlockMinimum
 
     monkeypatch.setattr(_BlockMinimum, "full_scan", 0)  # blocks even for this small array
     rng = np.random.default_rng(3)

@@ -19,7 +19,7 @@ import pytest
 
 from napari_segsuite.cli import build_parser, main
 from napari_segsuite.core.io import write_tiff
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 
 def _verbs() -> set[str]:

@@ -5,7 +5,7 @@ import numpy as np
 from napari_segsuite.cli import main
 from napari_segsuite.core.dataset import load_dataset
 from napari_segsuite.core.io import write_tiff
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 
 def test_export_image_and_mask_then_convert(tmp_path, capsys):

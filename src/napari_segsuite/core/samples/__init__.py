@@ -19,7 +19,7 @@ SAMPLES = {
 
 def sample_dir() -> Path:
     """The sample_data folder: inside the installed package (wheel) or at the repository root."""
-    pkg = Path(__file__).resolve().parent.parent
+    pkg = Path(__file__).resolve().parents[2]  # the napari_segsuite package
     for cand in (pkg / "sample_data", pkg.parent.parent / "sample_data"):
         if cand.is_dir():
             return cand
@@ -36,7 +36,7 @@ def sample_path(name: str) -> Path:
 
 def load_sample(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Load a sample image and its ground-truth instance labels (int32)."""
-    from .io import read_image
+    from ..io import read_image
 
     if name not in SAMPLES:
         raise ValueError(f"unknown sample {name!r}; choose one of {', '.join(SAMPLES)}.")

@@ -1,6 +1,6 @@
 """GrabCut on one crop around one box: the models, the iterations and the safeguards.
 
-Used by :mod:`napari_segsuite.core.boxcut`, which checks the inputs, crops and paints. See that module
+Used by :mod:`napari_segsuite.core.graphcut.boxes`, which checks the inputs, crops and paints. See that module
 for why each safeguard is there (OpenCV's ``grabCut`` collapses to empty masks on gray nuclei).
 """
 

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["SuperpixelGraph", "MERGE_MODES", "adjusted_rand_index", "neighbour_offsets", "bands",
+__all__ = ["SuperpixelGraph", "MERGE_MODES", "neighbour_offsets", "bands",
            "take_in_bands"]
 
 #: merge modes understood by :meth:`SuperpixelGraph.partition`
@@ -440,32 +440,3 @@ class _BlockMinimum:
 def _check_mode(mode: str) -> None:
     if mode not in MERGE_MODES:
         raise ValueError(f"unknown merge mode {mode!r}; choose one of {', '.join(MERGE_MODES)}.")
-
-
-def adjusted_rand_index(a, b) -> float:
-    """Adjusted Rand index (Hubert & Arabie 1985) of two labelings of the same pixels.
-
-    1.0 for identical partitions (whatever the ids), about 0 for independent ones.
-
-    Examples
-    --------
-    >>> adjusted_rand_index([1, 1, 2, 2], [5, 5, 0, 0])
-    1.0
-    """
-    a = np.asarray(a).ravel()
-    b = np.asarray(b).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"the labelings have different sizes ({a.size} and {b.size}).")
-    _, ia = np.unique(a, return_inverse=True)
-    _, ib = np.unique(b, return_inverse=True)
-    table = sparse.coo_matrix((np.ones(a.size), (ia, ib))).tocsr()
-    comb = lambda x: (x * (x - 1) / 2.0).sum()  # noqa: E731
-    index = comb(table.data)
-    rows = comb(np.asarray(table.sum(axis=1)).ravel())
-    cols = comb(np.asarray(table.sum(axis=0)).ravel())
-    total = a.size * (a.size - 1) / 2.0
-    expected = rows * cols / total if total else 0.0
-    maximum = (rows + cols) / 2.0
-    if maximum == expected:
-        return 1.0
-    return float((index - expected) / (maximum - expected))

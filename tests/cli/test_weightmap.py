@@ -7,7 +7,7 @@ import pytest
 
 from napari_segsuite.cli import main
 from napari_segsuite.core.io import read_image, write_tiff
-from napari_segsuite.core.synthetic import synthetic_nuclei
+from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 from napari_segsuite.core.weightmap import unet_weight_map
 
 

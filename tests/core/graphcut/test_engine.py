@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from napari_segsuite.core.gmm import GaussianMixture
-from napari_segsuite.core.maxflow import GridCut, contrast_weights
+from napari_segsuite.core.graphcut.gmm import GaussianMixture
+from napari_segsuite.core.graphcut.maxflow import GridCut, contrast_weights
 
 
 def _energy(labels, cost_fg, cost_bg, pairs):

@@ -211,7 +211,7 @@ def test_bad_inputs_are_refused_with_clear_messages():
 
 
 def test_large_box_is_cut_coarse_to_fine_at_full_resolution():
-    from napari_segsuite.core.cropcut import MAX_BOX_PIXELS
+    from napari_segsuite.core.graphcut.crop import MAX_BOX_PIXELS
 
     img, disk = _disk_image((260, 260), centre=(128, 131), radius=95, noise=20)
     box = _box_around(disk, pad=6)
@@ -269,7 +269,7 @@ def test_core_grabcut_is_the_function_even_after_the_module_is_imported():
 
     import napari_segsuite.core as core
 
-    importlib.import_module("napari_segsuite.core.boxcut")
+    importlib.import_module("napari_segsuite.core.graphcut.boxes")
     assert callable(core.grabcut) and core.grabcut.__name__ == "grabcut"
     assert core.grabcut_boxes.__name__ == "grabcut_boxes"
 
@@ -319,7 +319,7 @@ def test_empty_box_leaves_its_id_unused():
 
 
 def test_object_contrast_in_noise_levels():
-    from napari_segsuite.core.cropcut import object_contrast
+    from napari_segsuite.core.graphcut.crop import object_contrast
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:60, :60]

@@ -1,0 +1,89 @@
+"""What every ``segsuite`` verb shares: the user-error type, the parser, the overwrite guard, label-file
+reading and the parsing of numbers and channel axes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+__all__ = ["CLIError", "Parser", "refuse_overwriting_inputs", "read_label_file", "one_line", "parse_numbers",
+           "channel_axis_arg"]
+
+class CLIError(Exception):
+    """A user error to print as one line (exit code 2)."""
+
+
+def refuse_overwriting_inputs(inputs, outputs) -> None:
+    """Raise a CLIError when an output path names one of the input files (or the same file by a link).
+
+    A careless ``-o`` equal to the input would replace the user's image or masks with the result
+    (a ``.zarr`` input is a folder: it counts too).
+
+    Parameters
+    ----------
+    inputs, outputs : iterable of Path or None
+        Files read and files about to be written (None entries are skipped).
+    """
+    import os
+
+    existing = [Path(p) for p in inputs if p is not None and Path(p).exists()]
+    for out in (Path(p) for p in outputs if p is not None):
+        # a/../x does not "exist" while a is missing, yet writing it creates a and lands on x
+        target = out if out.exists() else Path(os.path.normpath(os.path.abspath(out)))
+        if target.exists() and any(os.path.samefile(target, src) for src in existing):
+            raise CLIError(f"{out}: is an input of this command; give another output name "
+                           "(the input is never overwritten).")
+
+
+def read_label_file(path: Path):
+    """Read a label image for a CLI verb; refuse a colour/multichannel image, note one with no background.
+
+    A careless user passes the intensity image where the masks belong: a ``(Y, X, 3)`` RGB file would be
+    taken as a 3-plane-wide volume and a gray image as thousands of one-value "instances".
+    """
+    from napari_segsuite.core.io import read_image
+    from napari_segsuite.core.layout import looks_channels_last
+
+    labels = read_image(path)
+    if labels.ndim == 3 and looks_channels_last(labels.shape):
+        raise CLIError(f"{path}: looks like a colour or multichannel image (shape {labels.shape}), not a "
+                       "label image (0 = background, 1..N = instances).")
+    if labels.size and labels.dtype.kind in "uif" and not (labels == 0).any():
+        print(f"note: {path} has no background (0) pixels; is it an intensity image rather than labels?",
+              file=sys.stderr)
+    return labels
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (``segsuite VERB: error: ...``), exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def one_line(exc: BaseException, limit: int = 500) -> str:
+    """The message of ``exc`` on one line (library messages can span many), at most ``limit`` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
+def parse_numbers(text: str, what: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise CLIError(f"{what}: expected comma-separated numbers, got {text!r}.") from None
+
+
+def channel_axis_arg(value: str, image) -> int | None:
+    from napari_segsuite.core.layout import looks_channels_last
+
+    if value == "auto":
+        return -1 if image.ndim == 3 and looks_channels_last(image.shape) else None
+    if value.lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise CLIError(f"--channel-axis must be an integer, 'none' or 'auto', got {value!r}.") from None

@@ -1,0 +1,125 @@
+"""``segsuite predict``: instance labels from a trained model (the kind is read from the file). Calls core only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import CLIError, refuse_overwriting_inputs
+
+
+def register(sub):
+    p = sub.add_parser("predict", help="predict instance labels with a trained model (kind read from the file)")
+    p.add_argument("model", type=Path, help="checkpoint (.pt) written by segsuite")
+    p.add_argument("inputs", type=Path, nargs="+", help="image files, folders of images, or a .zarr array")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output file for one input (.tif, or .zarr for a zarr input), a folder for several")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--tile-size", type=int, default=None, help="inference tile side (U-Net)")
+    p.add_argument("--probabilities", action="store_true", help="also write NAME_prob.tif (U-Net)")
+    p.add_argument("--min-size", type=int, default=None, help="smallest instance kept, pixels")
+    p.add_argument("--watershed", action="store_true", help="split touching cells by a distance watershed (U-Net)")
+    p.add_argument("--channel-axis", type=int, default=None, help="channel axis of multichannel images")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _predict_inputs(paths: list[Path]) -> list[Path]:
+    from napari_segsuite.core.io import IMAGE_SUFFIXES
+
+    files = []
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file or folder.")
+        if path.is_dir() and path.suffix != ".zarr":
+            found = [f for f in sorted(path.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES
+                     and not f.name.startswith(".") and not f.stem.endswith(("_masks", "_prob"))]
+            if not found:
+                raise CLIError(f"{path}: no image files in this folder.")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def _predict_outputs(inputs: list[Path], files: list[Path], output: Path) -> dict[Path, Path]:
+    """Map each input file to its labels file: ``output`` itself for one file, else ``output/NAME_masks.tif``.
+
+    The output is a folder when there are several files, when an input is a folder or when ``output``
+    is an existing folder. Refused: a folder output named like a file, a single output that is not
+    .tif (or .zarr for a zarr input), and writing into an input folder, where ``NAME_masks.tif`` is the
+    name of ground-truth masks.
+    """
+    folders = [p for p in inputs if p.is_dir() and p.suffix != ".zarr"]
+    if len(files) == 1 and not folders and not (output.is_dir() and output.suffix != ".zarr"):
+        if output.suffix.lower() not in (".tif", ".tiff", ".zarr"):
+            raise CLIError(f"the output must be a .tif file (or an existing folder), got {output}.")
+        return {files[0]: output}
+    if output.suffix.lower() in (".tif", ".tiff", ".zarr") or (output.exists() and not output.is_dir()):
+        raise CLIError(f"{len(files)} input(s) from folders or several files: give an output folder, "
+                       f"not the file {output}.")
+    for folder in folders:
+        if output.exists() and output.samefile(folder):
+            raise CLIError(f"{output}: is the input folder; predictions (NAME_masks.tif) would replace "
+                           "ground-truth masks kept there. Give another output folder.")
+    outputs = {path: output / f"{path.stem}_masks.tif" for path in files}
+    seen = {}
+    for path, out in outputs.items():
+        if out in seen:
+            raise CLIError(f"{seen[out]} and {path} would both be written to {out}; rename one of them.")
+        seen[out] = path
+    return outputs
+
+
+def _prob_path(out: Path) -> Path:
+    return out.with_name(out.stem.removesuffix("_masks") + "_prob.tif")
+
+
+def _cmd_predict(args) -> int:
+    from napari_segsuite.core.io import read_image, write_tiff
+    from napari_segsuite.core.labels import smallest_uint_dtype
+    from napari_segsuite.core.predict import iter_predict_checkpoint
+    from napari_segsuite.core.progress import run, terminal_progress
+    from napari_segsuite.core.unet.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(args.model, kind=None)
+    files = _predict_inputs(args.inputs)
+    outputs = _predict_outputs(args.inputs, files, args.output)
+    refuse_overwriting_inputs(files, [p for out in outputs.values() for p in (out, _prob_path(out))])
+    kwargs = {"device": args.device, "channel_axis": args.channel_axis}
+    if args.tile_size is not None:
+        kwargs["tile_size"] = args.tile_size
+    if args.probabilities:
+        kwargs["return_probabilities"] = True
+    if args.min_size is not None:
+        kwargs["min_size"] = args.min_size
+    if args.watershed:
+        if ckpt["kind"] != "unet":
+            raise CLIError(f"--watershed applies to U-Net models; {args.model} is a {ckpt['kind']} model.")
+        kwargs["watershed"] = True
+    for path, out in outputs.items():
+        if path.suffix == ".zarr":
+            import zarr
+
+            if ckpt["kind"] != "unet":
+                raise CLIError(f"zarr input is predicted chunk by chunk by U-Net models; {args.model} is a "
+                               f"{ckpt['kind']} model (convert the input to TIFF).")
+
+            image = zarr.open_array(str(path), mode="r")
+            if out.suffix != ".zarr":
+                raise CLIError("a .zarr input is predicted into a .zarr output; give -o OUT.zarr")
+            from napari_segsuite.core.unet.data import PlaneSource
+
+            shape = PlaneSource(image, channel_axis=args.channel_axis).out_shape
+            chunks = ((1,) if len(shape) == 3 else ()) + tuple(min(s, 1024) for s in shape[-2:])
+            labels_out = zarr.open_array(str(out), mode="w", shape=shape, chunks=chunks, dtype="uint32")
+            run(iter_predict_checkpoint(ckpt, image, out=labels_out, **{**kwargs, "return_probabilities": False}),
+                progress=terminal_progress())
+            print(f"{path.name}: wrote {out}")
+            continue
+        image = read_image(path)
+        result = run(iter_predict_checkpoint(ckpt, image, **kwargs), progress=terminal_progress())
+        labels, prob = result if isinstance(result, tuple) else (result, None)
+        write_tiff(out, labels.astype(smallest_uint_dtype(int(labels.max(initial=0)))))
+        if prob is not None:
+            write_tiff(_prob_path(out), prob.astype("float32"))
+        print(f"{path.name}: {int(labels.max(initial=0))} instances -> {out}")
+    return 0
