@@ -20,10 +20,10 @@ from napari_segsuite.core import (
     synthetic_nuclei,
     synthetic_nuclei_3d,
 )
-from napari_segsuite.core.superpixels import graph as rag
+from napari_segsuite.core.superpixels import adjacency, graph as rag
 from napari_segsuite.core.superpixels import tiles as slic_tiles
 from napari_segsuite.core.metrics import average_precision
-from napari_segsuite.core.superpixels.graph import neighbour_offsets, take_in_bands
+from napari_segsuite.core.superpixels.adjacency import neighbour_offsets, take_in_bands
 from napari_segsuite.core.superpixels.tiles import grid_step, tile_bounds
 
 
@@ -77,7 +77,7 @@ def _assert_graph_equals_reference(graph, values, labels):
 @pytest.fixture
 def small_bands(monkeypatch):
     """Bands of 3,000 pixels, so that a test image is cut into dozens of bands."""
-    monkeypatch.setattr(rag, "BAND_PIXELS", 3000)
+    monkeypatch.setattr(adjacency, "BAND_PIXELS", 3000)
 
 
 def test_band_graph_equals_whole_image_reference_gray(small_bands):
@@ -85,7 +85,7 @@ def test_band_graph_equals_whole_image_reference_gray(small_bands):
     sp = slic_superpixels(image, n_segments=150)
     graph = build_graph(image, sp)
     _assert_graph_equals_reference(graph, image[..., None], sp)
-    assert len(rag.bands(sp.shape)) == 12  # 17 rows of 170 pixels per band
+    assert len(adjacency.bands(sp.shape)) == 12  # 17 rows of 170 pixels per band
     # the merged labels of the banded graph equal those of an unbanded one
     np.testing.assert_array_equal(graph.merge(150.0), merge_superpixels(image, sp, 150.0))
 

@@ -12,7 +12,7 @@ import numpy as np
 from ..labels import check_same_shape
 from ..layout import looks_channels_last
 from ..progress import run
-from .graph import bands, take_in_bands
+from .adjacency import bands, take_in_bands
 
 __all__ = ["slic_superpixels"]
 

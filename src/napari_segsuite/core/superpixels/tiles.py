@@ -70,7 +70,7 @@ def tile_bounds(length: int, tile_size: float, step: float) -> list[int]:
 
 def _value_range(values: np.ndarray, mask) -> tuple[float, float]:
     """Min and max over all channels of the pixels inside ``mask`` (all pixels if None), in bands."""
-    from .graph import bands
+    from .adjacency import bands
 
     lo, hi = np.inf, -np.inf
     for start, stop in bands(values.shape[:-1]):
