@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 __all__ = ["CLIError", "Parser", "refuse_overwriting_inputs", "read_label_file", "one_line", "parse_numbers",
-           "channel_axis_arg"]
+           "add_channel_axis_argument", "channel_axis_arg"]
 
 class CLIError(Exception):
     """A user error to print as one line (exit code 2)."""
@@ -56,8 +56,23 @@ def read_label_file(path: Path):
     return labels
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends each option's text with its default, read from the parser (one source: the value the
+    option really gets). Flags (default False) and options without a default (None) show none."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line usage errors (``segsuite VERB: error: ...``), exit code 2."""
+    """argparse with one-line usage errors (``segsuite VERB: error: ...``), exit code 2, and defaults in help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
@@ -76,9 +91,25 @@ def parse_numbers(text: str, what: str) -> tuple[float, ...]:
         raise CLIError(f"{what}: expected comma-separated numbers, got {text!r}.") from None
 
 
-def channel_axis_arg(value: str, image) -> int | None:
+def add_channel_axis_argument(parser) -> None:
+    """``--channel-axis auto|none|N``, the same option with the same rule in every verb that reads images."""
+    parser.add_argument("--channel-axis", default="auto", metavar="auto|none|N",
+                        help="axis of the channels; 'none': gray; 'auto': the last axis of a 3D image when it is "
+                             "short (1-4 entries) and much shorter than the others, as in 512x512x3")
+
+
+def channel_axis_arg(value, image) -> int | None:
+    """The channel axis ``--channel-axis`` means for ``image`` (anything with ``.ndim`` and ``.shape``).
+
+    ``"auto"`` follows :func:`napari_segsuite.core.layout.looks_channels_last`: a 3D array whose last axis is
+    short (RGB, two channels) is ``(Y, X, C)``; anything else has no channel axis.
+    """
     from napari_segsuite.core.layout import looks_channels_last
 
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
     if value == "auto":
         return -1 if image.ndim == 3 and looks_channels_last(image.shape) else None
     if value.lower() == "none":

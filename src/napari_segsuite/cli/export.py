@@ -8,6 +8,8 @@ from .common import CLIError, read_label_file
 
 
 def register(sub):
+    from napari_segsuite.core.weightmap import SIGMA, W0
+
     p = sub.add_parser(
         "export", help="write training data as a TIFF, OME-Zarr or COCO dataset (or convert between them)",
         description="Write SOURCE as a training dataset. SOURCE is IMAGE MASK (two files; the item is named "
@@ -15,11 +17,11 @@ def register(sub):
                     "(NAME.tif + NAME_masks.tif) to convert. Existing items are kept unless --overwrite.")
     p.add_argument("source", type=Path, nargs="+", help="IMAGE MASK, or a dataset / cellpose folder")
     p.add_argument("-o", "--output", type=Path, required=True, help="dataset folder to write (or add to)")
-    p.add_argument("--format", choices=["tiff", "ome-zarr", "coco"], default="tiff", help="layout (default tiff)")
+    p.add_argument("--format", choices=["tiff", "ome-zarr", "coco"], default="tiff", help="layout")
     p.add_argument("--name", default=None, help="item name for IMAGE MASK (default: the image file's stem)")
     p.add_argument("--weight-maps", action="store_true", help="also write U-Net border weight maps")
-    p.add_argument("--w0", type=float, default=10.0, help="weight-map border height (default 10)")
-    p.add_argument("--sigma", type=float, default=5.0, help="weight-map border width in pixels (default 5)")
+    p.add_argument("--w0", type=float, default=W0, help="weight-map border height")
+    p.add_argument("--sigma", type=float, default=SIGMA, help="weight-map border width in pixels")
     p.add_argument("--overwrite", action="store_true", help="replace items of the same name")
     p.set_defaults(func=_cmd_export)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import CLIError, refuse_overwriting_inputs
+from .common import CLIError, add_channel_axis_argument, channel_axis_arg, refuse_overwriting_inputs
 
 
 def _parse_box(text: str) -> tuple[int, ...]:
@@ -21,23 +21,24 @@ def _parse_box(text: str) -> tuple[int, ...]:
 
 
 def register(sub):
+    from napari_segsuite.core.graphcut.boxes import DEFAULT_PARAMS
+
     p = sub.add_parser("grabcut", help="GrabCut: one instance per box (r0,c0,r1,c1 in pixels, end exclusive)")
     p.add_argument("image", type=Path, help="image file (gray, RGB or multichannel; channels last)")
     p.add_argument("--box", type=_parse_box, action="append", required=True, metavar="R0,C0,R1,C1",
                    help="a box, end exclusive; repeat for more boxes (later boxes win overlaps). On a stack "
                         "give the plane first: Z,R0,C0,R1,C1")
     p.add_argument("-o", "--output", type=Path, required=True, help="output label image (.tif)")
-    p.add_argument("--channel-axis", type=int, default=None,
-                   help="axis of the channels (default: last axis if it has 3 or 4 entries, else none)")
+    add_channel_axis_argument(p)
     p.add_argument("--trimap", type=Path, default=None,
                    help="label image of scribbles: 1 = foreground, 2 = background (hard constraints)")
-    p.add_argument("--n-iter", type=int, default=5, help="model/cut rounds per box (default 5)")
-    p.add_argument("--gamma", type=float, default=None, help="smoothness weight (default 30)")
-    p.add_argument("--margin", type=int, default=None,
-                   help="background margin around each box in px (default 10)")
-    p.add_argument("--min-contrast", type=float, default=None,
+    p.add_argument("--n-iter", type=int, default=5, help="model/cut rounds per box")
+    p.add_argument("--gamma", type=float, default=DEFAULT_PARAMS["gamma"], help="smoothness weight")
+    p.add_argument("--margin", type=int, default=DEFAULT_PARAMS["margin"],
+                   help="background margin around each box in px")
+    p.add_argument("--min-contrast", type=float, default=DEFAULT_PARAMS["min_contrast"],
                    help="a box whose cut stands out from its surroundings by fewer noise levels stays empty "
-                        "(default 1.6; 0 keeps every box)")
+                        "(0 keeps every box)")
     p.set_defaults(func=_cmd_grabcut)
 
 
@@ -63,15 +64,11 @@ def _cmd_grabcut(args) -> int:
     from napari_segsuite.core.graphcut.boxes import iter_grabcut_boxes
     from napari_segsuite.core.io import read_image, write_tiff
     from napari_segsuite.core.labels import smallest_uint_dtype
-    from napari_segsuite.core.layout import looks_channels_last
     from napari_segsuite.core.progress import run, terminal_progress
 
     refuse_overwriting_inputs([args.image, args.trimap], [args.output])
     image = read_image(args.image)
-    channel_axis = args.channel_axis
-    if channel_axis is None and image.ndim == 3 and (image.shape[-1] in (3, 4)
-                                                     or looks_channels_last(image.shape)):
-        channel_axis = -1
+    channel_axis = channel_axis_arg(args.channel_axis, image)
     trimap = read_image(args.trimap) if args.trimap is not None else None
     if args.output.suffix.lower() not in (".tif", ".tiff"):
         raise CLIError(f"the output must be a .tif file, got {args.output}.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import CLIError, refuse_overwriting_inputs
+from .common import CLIError, add_channel_axis_argument, channel_axis_arg, refuse_overwriting_inputs
 
 
 def register(sub):
@@ -14,11 +14,11 @@ def register(sub):
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="output file for one input (.tif, or .zarr for a zarr input), a folder for several")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--tile-size", type=int, default=None, help="inference tile side (U-Net)")
+    p.add_argument("--tile-size", type=int, default=None, help="inference tile side (U-Net; default: the model's)")
     p.add_argument("--probabilities", action="store_true", help="also write NAME_prob.tif (U-Net)")
-    p.add_argument("--min-size", type=int, default=None, help="smallest instance kept, pixels")
+    p.add_argument("--min-size", type=int, default=None, help="smallest instance kept, pixels (default: the model's)")
     p.add_argument("--watershed", action="store_true", help="split touching cells by a distance watershed (U-Net)")
-    p.add_argument("--channel-axis", type=int, default=None, help="channel axis of multichannel images")
+    add_channel_axis_argument(p)
     p.set_defaults(func=_cmd_predict)
 
 
@@ -84,7 +84,7 @@ def _cmd_predict(args) -> int:
     files = _predict_inputs(args.inputs)
     outputs = _predict_outputs(args.inputs, files, args.output)
     refuse_overwriting_inputs(files, [p for out in outputs.values() for p in (out, _prob_path(out))])
-    kwargs = {"device": args.device, "channel_axis": args.channel_axis}
+    kwargs = {"device": args.device}
     if args.tile_size is not None:
         kwargs["tile_size"] = args.tile_size
     if args.probabilities:
@@ -108,7 +108,8 @@ def _cmd_predict(args) -> int:
                 raise CLIError("a .zarr input is predicted into a .zarr output; give -o OUT.zarr")
             from napari_segsuite.core.unet.data import PlaneSource
 
-            shape = PlaneSource(image, channel_axis=args.channel_axis).out_shape
+            kwargs["channel_axis"] = channel_axis_arg(args.channel_axis, image)
+            shape = PlaneSource(image, channel_axis=kwargs["channel_axis"]).out_shape
             chunks = ((1,) if len(shape) == 3 else ()) + tuple(min(s, 1024) for s in shape[-2:])
             labels_out = zarr.open_array(str(out), mode="w", shape=shape, chunks=chunks, dtype="uint32")
             run(iter_predict_checkpoint(ckpt, image, out=labels_out, **{**kwargs, "return_probabilities": False}),
@@ -116,6 +117,7 @@ def _cmd_predict(args) -> int:
             print(f"{path.name}: wrote {out}")
             continue
         image = read_image(path)
+        kwargs["channel_axis"] = channel_axis_arg(args.channel_axis, image)
         result = run(iter_predict_checkpoint(ckpt, image, **kwargs), progress=terminal_progress())
         labels, prob = result if isinstance(result, tuple) else (result, None)
         write_tiff(out, labels.astype(smallest_uint_dtype(int(labels.max(initial=0)))))

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import CLIError, channel_axis_arg, refuse_overwriting_inputs
+from .common import CLIError, add_channel_axis_argument, channel_axis_arg, refuse_overwriting_inputs
 
 
 def register(sub):
+    from napari_segsuite.core.superpixels import COMPACTNESS, MERGE_MODES, N_SEGMENTS
+
     p = sub.add_parser("superpixels", help="SLIC superpixels, optionally merged into regions (labels TIFF)")
     p.add_argument("image", type=Path, help="image file (YX, ZYX, or RGB YXC)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output label TIFF")
-    p.add_argument("--n-segments", type=int, default=1000, help="approximate number of superpixels (default 1000)")
-    p.add_argument("--compactness", type=float, default=10.0,
-                   help="colour vs space balance, > 0; higher = more regular (default 10)")
+    p.add_argument("--n-segments", type=int, default=N_SEGMENTS, help="approximate number of superpixels")
+    p.add_argument("--compactness", type=float, default=COMPACTNESS,
+                   help="colour vs space balance, > 0; higher = more regular")
     p.add_argument("--merge-threshold", type=float, default=None,
                    help="merge superpixels below this distance (image units; ncut: 0..2); default: no merging")
-    p.add_argument("--mode", choices=["hierarchical", "threshold", "boundary", "ncut"], default="hierarchical",
-                   help="merging mode (default hierarchical)")
-    p.add_argument("--channel-axis", default="auto",
-                   help="axis of the channels, 'none' for gray, 'auto' (default): last axis if it has 3 or 4 entries"
-                        " and the image is 2D + channels")
-    p.add_argument("--spacing", default=None, help="pixel spacing per spatial axis, e.g. 2,1,1 for ZYX")
+    p.add_argument("--mode", choices=MERGE_MODES, default=MERGE_MODES[0], help="merging mode")
+    add_channel_axis_argument(p)
+    p.add_argument("--spacing", default=None, help="pixel spacing per spatial axis, e.g. 2,1,1 for ZYX (default: 1 on every axis)")
     p.set_defaults(func=_cmd_superpixels)
 
 

@@ -8,6 +8,8 @@ from .common import CLIError, parse_numbers, read_label_file, refuse_overwriting
 
 
 def register(sub):
+    from napari_segsuite.core.weightmap import SIGMA, W0
+
     p = sub.add_parser(
         "weightmap", help="border weight maps (Ronneberger 2015) of instance masks (file or folder)",
         description="Write the U-Net border weight map w = w_c + w0*exp(-(d1+d2)^2/(2 sigma^2)) of instance "
@@ -16,12 +18,12 @@ def register(sub):
                     "each gives OUT/NAME_weights.tif).")
     p.add_argument("mask", type=Path, help="instance label image (0 = background), or a folder of them")
     p.add_argument("-o", "--output", type=Path, required=True, help="output .tif file, or folder for a folder")
-    p.add_argument("--w0", type=float, default=10.0, help="height of the border term (default 10)")
-    p.add_argument("--sigma", type=float, default=5.0, help="width of the border term in spacing units (default 5)")
+    p.add_argument("--w0", type=float, default=W0, help="height of the border term")
+    p.add_argument("--sigma", type=float, default=SIGMA, help="width of the border term in spacing units")
     p.add_argument("--class-weights", default="balanced", metavar="balanced|none|BG,FG",
-                   help="class weights: balanced (default), none, or two numbers BG,FG")
+                   help="class weights: balanced (N / (2 N_class)), none, or two numbers BG,FG")
     p.add_argument("--spacing", default=None, metavar="S[,S...]",
-                   help="pixel size per axis, e.g. 2,0.5,0.5 for a ZYX stack (default 1)")
+                   help="pixel size per axis, e.g. 2,0.5,0.5 for a ZYX stack (default: 1 on every axis)")
     p.add_argument("--plane-by-plane", action="store_true",
                    help="treat a 3D stack as separate 2D planes instead of one volume")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")

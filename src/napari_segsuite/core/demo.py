@@ -60,7 +60,7 @@ def _step_weight_map(out_dir):
     from .weightmap import unet_weight_map
 
     _, gt = load_sample("nuclei_test")
-    weights = unet_weight_map(gt, w0=10.0, sigma=5.0, class_weights="balanced")
+    weights = unet_weight_map(gt, class_weights="balanced")
     return [("weight_map", weights, None, weights)]  # float32 TIFF + grey PNG; no metrics
 
 
@@ -132,7 +132,7 @@ def _step_superpixels(out_dir):
 
     results = []
     image, gt = load_sample("nuclei_test")
-    sp = slic_superpixels(image, n_segments=1000, compactness=10)
+    sp = slic_superpixels(image)  # the defaults (N_SEGMENTS, COMPACTNESS)
     graph = build_graph(image, sp)
     lo, hi = np.percentile(image, (1, 99))
     merged = graph.merge(0.1 * (hi - lo), "hierarchical")

@@ -43,6 +43,11 @@ _EVENTS = 50
 #: Pixels per chunk when adding the border term (bounds the float64 temporaries).
 _CHUNK_PIXELS = 1 << 21
 #: Pixels per band (rows along axis 0): the distances ``d1``, ``d2`` exist for one band at a time.
+#: Default border height ``w0`` and width ``sigma`` (Ronneberger et al. 2015 used 10 and 5 pixels): the one
+#: source the CLI, the widgets, the export and the U-Net trainer read.
+W0 = 10.0
+SIGMA = 5.0
+
 _BAND_PIXELS = 1 << 22
 #: A band is at least this many axis-0 margins (the cutoff in rows) high, so that an instance's grown box
 #: typically reaches at most two bands (its distance transform is computed once per band it reaches).
@@ -203,7 +208,7 @@ def _add_border_term(out, labels, d1, d2, w0, sigma, w_bg):
     out[near] = s
 
 
-def iter_unet_weight_map(labels, w0: float = 10.0, sigma: float = 5.0, class_weights="balanced", spacing=None,
+def iter_unet_weight_map(labels, w0: float = W0, sigma: float = SIGMA, class_weights="balanced", spacing=None,
                          plane_by_plane: bool = False):
     """Generator form of :func:`unet_weight_map`: yields :class:`Progress`, returns the weight map.
 
@@ -249,7 +254,7 @@ def iter_unet_weight_map(labels, w0: float = 10.0, sigma: float = 5.0, class_wei
     return out
 
 
-def unet_weight_map(labels, w0: float = 10.0, sigma: float = 5.0, class_weights="balanced",
+def unet_weight_map(labels, w0: float = W0, sigma: float = SIGMA, class_weights="balanced",
                     spacing=None) -> np.ndarray:
     """Border weight map of Ronneberger et al. (2015) for training a U-Net on touching instances.
 

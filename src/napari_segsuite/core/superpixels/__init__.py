@@ -8,7 +8,7 @@
 
 from .graph import MERGE_MODES, SuperpixelGraph
 from .merge import build_graph, iter_superpixels, merge_superpixels
-from .slic import slic_superpixels
+from .slic import COMPACTNESS, N_SEGMENTS, slic_superpixels
 
 __all__ = ["slic_superpixels", "build_graph", "merge_superpixels", "iter_superpixels", "MERGE_MODES",
-           "SuperpixelGraph"]
+           "SuperpixelGraph", "N_SEGMENTS", "COMPACTNESS"]

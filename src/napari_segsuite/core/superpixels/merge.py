@@ -13,6 +13,7 @@ from ..labels import check_same_shape
 from ..progress import Progress
 from .graph import SuperpixelGraph
 from .slic import (
+    COMPACTNESS, N_SEGMENTS,
     _channels_last, _check_finite, _check_slic_parameters, _check_threshold, _iter_slic, _sequential, _slic_inputs,
 )
 
@@ -124,7 +125,7 @@ def merge_superpixels(image, superpixels, threshold: float, mode: str = "hierarc
     return build_graph(image, superpixels, channel_axis=channel_axis).merge(threshold, mode)
 
 
-def iter_superpixels(image, n_segments=1000, compactness=10.0, channel_axis=None, mask=None, spacing=None,
+def iter_superpixels(image, n_segments=N_SEGMENTS, compactness=COMPACTNESS, channel_axis=None, mask=None, spacing=None,
                      merge_threshold=None, mode="hierarchical", tile_size=None):
     """Progress generator: superpixels, graph, and (if ``merge_threshold`` is given) merged labels.
 

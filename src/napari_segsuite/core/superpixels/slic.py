@@ -14,7 +14,11 @@ from ..layout import looks_channels_last
 from ..progress import run
 from .adjacency import bands, take_in_bands
 
-__all__ = ["slic_superpixels"]
+__all__ = ["slic_superpixels", "N_SEGMENTS", "COMPACTNESS"]
+
+#: Default number of superpixels and SLIC compactness (read by the CLI and the widget).
+N_SEGMENTS = 1000
+COMPACTNESS = 10.0
 
 
 def _channels_last(image, channel_axis, name: str = "image") -> np.ndarray:
@@ -105,7 +109,7 @@ def _check_threshold(threshold) -> float:
     return value
 
 
-def slic_superpixels(image, n_segments: int = 1000, compactness: float = 10.0, channel_axis=None, mask=None,
+def slic_superpixels(image, n_segments: int = N_SEGMENTS, compactness: float = COMPACTNESS, channel_axis=None, mask=None,
                      spacing=None, max_num_iter: int = 10, tile_size=None) -> np.ndarray:
     """Cut an image into SLIC superpixels (k-means in colour + space).
 
