@@ -96,7 +96,8 @@ def tiling_part(checkpoint):
           f"(agreement {same['ap'][0]:.3f})")
     print(f"  duplicates (two predictions owned by one true cell): tiled {dup_tiled}, untiled {dup_whole}")
     print(f"  vs ground truth AP@0.5: tiled {m_t['ap50']:.3f}, untiled {m_w['ap50']:.3f}")
-    print(f"  time: untiled {t_whole:.1f} s wall / {c_whole:.1f} s CPU; tiled {t_tiled:.1f} s wall / {c_tiled:.1f} s CPU"
+    print(f"  time: untiled {t_whole:.1f} s wall / {c_whole:.1f} s CPU; "
+          f"tiled {t_tiled:.1f} s wall / {c_tiled:.1f} s CPU"
           f" = {t_tiled / len(layout):.2f} s wall, {c_tiled / len(layout):.2f} s CPU per 512x512 tile "
           f"(tiled/untiled CPU ratio {c_tiled / max(c_whole, 1e-9):.2f})")
 

@@ -123,8 +123,9 @@ def bench_3d(shape=(64, 256, 256), segments=2000) -> None:
     _, t_change = _timed(graph.merge, float(np.quantile(graph.colour_distance, 0.7)), "hierarchical")
     mb = vol.size * vol.itemsize / 1e6
     print(f"[4] 3D {shape} ({vol.dtype}, {mb:.0f} MB): SLIC {t_slic:.1f} s, graph {t_graph:.1f} s "
-          f"({graph.edges.shape[0]} edges), hierarchical merge {t_merge:.1f} s, total {total:.1f} s; {sp.max()} superpixels -> "
-          f"{merged.max()} regions; peak traced memory (SLIC + graph) {peak / 1e6:.0f} MB; threshold change {t_change * 1e3:.0f} ms")
+          f"({graph.edges.shape[0]} edges), hierarchical merge {t_merge:.1f} s, total {total:.1f} s; "
+          f"{sp.max()} superpixels -> {merged.max()} regions; peak traced memory (SLIC + graph) {peak / 1e6:.0f} MB; "
+          f"threshold change {t_change * 1e3:.0f} ms")
 
 
 def main(argv=None):

@@ -11,7 +11,6 @@ Writes, each with its ground-truth instance mask ``NAME_masks.tif`` (cellpose co
 
 from pathlib import Path
 
-import numpy as np
 
 from napari_segsuite.core.io import write_tiff
 from napari_segsuite.core.labels import smallest_uint_dtype

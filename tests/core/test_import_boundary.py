@@ -3,8 +3,6 @@
 import subprocess
 import sys
 
-import pytest
-
 CHECK = """
 import sys
 import napari_segsuite, napari_segsuite.core, napari_segsuite.cli

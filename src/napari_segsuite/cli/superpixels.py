@@ -20,7 +20,8 @@ def register(sub):
                    help="merge superpixels below this distance (image units; ncut: 0..2); default: no merging")
     p.add_argument("--mode", choices=MERGE_MODES, default=MERGE_MODES[0], help="merging mode")
     add_channel_axis_argument(p)
-    p.add_argument("--spacing", default=None, help="pixel spacing per spatial axis, e.g. 2,1,1 for ZYX (default: 1 on every axis)")
+    p.add_argument("--spacing", default=None,
+                   help="pixel spacing per spatial axis, e.g. 2,1,1 for ZYX (default: 1 on every axis)")
     p.set_defaults(func=_cmd_superpixels)
 
 

@@ -100,7 +100,8 @@ def terminal_progress(stream=None, width: int = 30) -> Callable[[Progress], None
             stream.write("\r" + text[:120].ljust(120))
             if frac is not None and frac >= 1.0:
                 stream.write("\n")
-        elif text != last["text"] and (frac is None or frac >= 1.0 or event.step % max(1, (event.total or 1) // 10) == 0):
+        elif text != last["text"] and (frac is None or frac >= 1.0
+                                       or event.step % max(1, (event.total or 1) // 10) == 0):
             stream.write(text + "\n")
         last["text"] = text
         stream.flush()

@@ -41,14 +41,14 @@ def test_grid_cut_hard_constraints_fold_into_terminals():
     hard_fg[0, 0] = True
     hard_bg = np.zeros(shape, bool)
     hard_bg[2, 2] = True
-    best_e, best = np.inf, None
+    best_e = np.inf
     for bits in itertools.product((0, 1), repeat=9):
         lab = np.array(bits, bool).reshape(shape)
         if not lab[0, 0] or lab[2, 2]:
             continue
         e = _energy(lab, cost_fg, cost_bg, pairs)
         if e < best_e:
-            best_e, best = e, lab
+            best_e = e
     got = GridCut(shape, pairs, hard_fg=hard_fg, hard_bg=hard_bg).cut(cost_fg, cost_bg)
     assert got[0, 0] and not got[2, 2]
     assert _energy(got, cost_fg, cost_bg, pairs) <= best_e + 9 * 2 / 256

@@ -109,8 +109,8 @@ def _check_threshold(threshold) -> float:
     return value
 
 
-def slic_superpixels(image, n_segments: int = N_SEGMENTS, compactness: float = COMPACTNESS, channel_axis=None, mask=None,
-                     spacing=None, max_num_iter: int = 10, tile_size=None) -> np.ndarray:
+def slic_superpixels(image, n_segments: int = N_SEGMENTS, compactness: float = COMPACTNESS, channel_axis=None,
+                     mask=None, spacing=None, max_num_iter: int = 10, tile_size=None) -> np.ndarray:
     """Cut an image into SLIC superpixels (k-means in colour + space).
 
     Parameters

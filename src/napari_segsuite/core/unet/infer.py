@@ -84,8 +84,9 @@ def tile_layout(h: int, w: int, tile: int, margin: int, mult: int):
     return tile_y, tile_x, core_y, core_x, positions
 
 
-def iter_plane_probabilities(net, source: PlaneSource, z: int, normalization: dict, dev, *, tile_size: int | None = None,
-                             tile_batch: int = 1, amp: bool = True, tiled: bool = True, sink=None):
+def iter_plane_probabilities(net, source: PlaneSource, z: int, normalization: dict, dev, *,
+                             tile_size: int | None = None, tile_batch: int = 1, amp: bool = True, tiled: bool = True,
+                             sink=None):
     """Class probabilities ``(n_classes, Y, X)`` of plane ``z``; yields the number of tiles done.
 
     With ``tiled=False`` the whole plane goes through the network in one pass (zero-padded borders, as

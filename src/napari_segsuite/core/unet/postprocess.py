@@ -219,7 +219,7 @@ def maps_to_instances(maps: PlaneMaps, out: np.ndarray | None = None, *, min_siz
         out = np.zeros(maps.shape, np.int32)
     elif out.shape != maps.shape or out.dtype != np.int32:
         raise ValueError(f"out must be int32 of shape {maps.shape}, got {out.dtype} {out.shape}.")
-    n_components = ndi.label(maps.foreground, output=out)
+    ndi.label(maps.foreground, output=out)
     # Finished instances are stored negated so that ids written back never look like component ids
     # still waiting in ``out``; one pass flips them at the end.
     count = 0
