@@ -1,91 +1,76 @@
-"""Dataset layouts besides the TIFF one: OME-Zarr and COCO (dispatch and the shared item loop).
+"""What one on-disk dataset layout provides (:class:`DatasetLayout`), and helpers the layouts share.
 
-:func:`napari_segsuite.core.dataset.iter_export_dataset` checks the items and hands ``"ome-zarr"`` and
-``"coco"`` exports to :func:`iter_export`; :func:`napari_segsuite.core.dataset.load_dataset` hands their
-manifests to :func:`load`. The layouts themselves live in :mod:`.export_omezarr` and :mod:`.export_coco`.
-
-Every layout is written item by item. The files of one item and the updated ``dataset.json`` are staged
-under temporary names and renamed into place together (:class:`._staging.StagedWrite`), so an interrupted
-or failed export leaves the dataset as it was after the last complete item.
+The layouts are :class:`.tiff.TiffLayout`, :class:`.omezarr.OmeZarrLayout` and :class:`.coco.CocoLayout`,
+looked up by name in :mod:`.registry`. :func:`.export.iter_export_dataset` is the one item loop for all
+of them: per item it asks the layout for the item's paths, stages the files through
+:meth:`DatasetLayout.write_item`, schedules the removal of the replaced item's files that the new item
+no longer has (:meth:`DatasetLayout.owned_files`), writes ``dataset.json`` and commits.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
-from ._staging import StagedWrite, friendly_os_error
-from .progress import Progress
+import numpy as np
 
-__all__ = ["iter_export", "load", "LAYOUTS"]
+from .items import DatasetItem, PreparedItem
+from .staging import StagedWrite
 
-#: layout name -> module implementing ``check(prepared)``, ``begin(path, manifest)``,
-#: ``stage_item(stage, path, entry, image, mask, weights, state)``, ``manifest_extra(state)`` and
-#: ``load(path, manifest)``.
-LAYOUTS = {"ome-zarr": "export_omezarr", "coco": "export_coco"}
+__all__ = ["DatasetLayout", "tiff_photometric", "read_region"]
 
 
-def _layout(fmt: str):
-    import importlib
+@runtime_checkable
+class DatasetLayout(Protocol):
+    """One on-disk layout of a dataset. A new instance is made for every export or load.
 
-    try:
-        return importlib.import_module(f"{__package__}.{LAYOUTS[fmt]}")
-    except KeyError:
-        raise ValueError(f"unknown dataset layout {fmt!r}; use one of {sorted(LAYOUTS)} or 'tiff'.") from None
-
-
-def iter_export(path, prepared_items, fmt, weight_map, overwrite, parameters):
-    """Write checked items in the ``fmt`` layout; yields :class:`Progress`, returns the dataset path.
-
-    Parameters
+    Attributes
     ----------
-    path : Path
-        Dataset folder.
-    prepared_items : list of (name, image, mask, axes, meta)
-        As made by ``dataset._prepare_items``.
-    fmt : {"ome-zarr", "coco"}
-    weight_map : dict or None
-        ``unet_weight_map`` keyword arguments, or None for no weight maps.
-    overwrite : bool
-        Replace items of the same name.
-    parameters : dict or None
-        Provenance recorded in ``dataset.json``.
+    name : str
+        The layout's name, recorded as ``"layout"`` in ``dataset.json`` (``"tiff"``, ``"ome-zarr"``, ...).
     """
-    from .dataset import _write_json, build_manifest, item_entry, iter_compute_weights, open_destination
 
-    path = Path(path)
-    module = _layout(fmt)
-    module.check(prepared_items)
-    manifest = open_destination(path, fmt, [p[0] for p in prepared_items], overwrite)
-    state = module.begin(path, manifest)
-    entries = {it["name"]: it for it in (manifest or {}).get("items", [])}
-    total = len(prepared_items)
-    for i, (name, image, mask, axes, meta) in enumerate(prepared_items):
-        weights = yield from iter_compute_weights(name, mask, weight_map, i, total)
-        entry = item_entry(name, image, mask, axes, meta)
-        old = entries.get(name)
-        try:
-            with StagedWrite(replace=overwrite) as stage:
-                module.stage_item(stage, path, entry, image, mask, weights, state)
-                if old is not None:
-                    for key in ("image", "mask", "weights"):
-                        if old.get(key) and old[key] not in (entry.get("image"), entry.get("mask"),
-                                                             entry.get("weights")):
-                            stage.remove_on_commit(path / old[key])
-                new_entries = {**entries, name: entry}
-                data = build_manifest(fmt, list(new_entries.values()), manifest, parameters, weight_map,
-                                      module.manifest_extra(state))
-                _write_json(stage.file(path / "dataset.json", replace=True), data)
-                stage.commit()
-        except OSError as exc:
-            raise friendly_os_error(exc, path, name) from exc
-        entries, manifest = new_entries, data
-        yield Progress(i + 1, total, f"wrote {name}")
-    return path
+    name: str
+
+    def check(self, items: list[PreparedItem]) -> None:
+        """Raise ValueError for items this layout cannot hold (called before anything is written)."""
+
+    def begin(self, root: Path, manifest: dict | None) -> None:
+        """Read what the layout keeps across items of an existing dataset (e.g. COCO's annotations)."""
+
+    def item_paths(self, item: PreparedItem, has_weights: bool) -> dict[str, str]:
+        """The manifest path keys of ``item`` (``image``, ``mask``, optional ``weights``, ``region``),
+        relative to the dataset folder."""
+
+    def write_item(self, stage: StagedWrite, root: Path, entry: dict, item: PreparedItem,
+                   weights: np.ndarray | None) -> None:
+        """Stage every file of ``item`` (paths as in ``entry``); may add layout fields to ``entry``."""
+
+    def owned_files(self, entry: dict) -> set[str]:
+        """The files and folders (relative paths) that belong to this item alone: those of a replaced
+        item that the new item does not own again are deleted when the new item is committed. Files
+        shared by all items (COCO's ``annotations.json``) are not listed."""
+
+    def manifest_extra(self) -> dict:
+        """Layout fields added to ``dataset.json`` (e.g. the NGFF version)."""
+
+    def load(self, root: Path, manifest: dict) -> list[DatasetItem]:
+        """Read every item listed in ``manifest``."""
 
 
-def load(path, manifest: dict):
-    """Read the items of a non-TIFF dataset described by ``manifest``; returns a list of DatasetItem."""
-    layout = manifest.get("layout")
-    if layout not in LAYOUTS:
-        raise ValueError(f"{path}: unknown dataset layout {layout!r} in dataset.json.")
-    return _layout(layout).load(Path(path), manifest)
+def tiff_photometric(image: np.ndarray, axes: str) -> str:
+    """``"rgb"`` for 3-channel 8/16-bit images, else ``"minisblack"`` (stacks are planes, never colours)."""
+    if axes.endswith("C") and image.shape[-1] == 3 and image.dtype in (np.uint8, np.uint16):
+        return "rgb"
+    return "minisblack"
+
+
+def read_region(region: np.ndarray | None, mask_shape: tuple, where) -> np.ndarray | None:
+    """A region read from disk as uint8 0/1, checked against the labels' shape (None stays None)."""
+    if region is None:
+        return None
+    region = np.asarray(region)
+    if region.shape != tuple(mask_shape):
+        raise ValueError(f"{where}: region mask shape {region.shape} does not match the labels' "
+                         f"{tuple(mask_shape)}.")
+    return (region != 0).astype(np.uint8)

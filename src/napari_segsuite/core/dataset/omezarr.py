@@ -5,180 +5,99 @@ Layout::
     DATASET/
       dataset.json                 {"layout": "ome-zarr", "ngff_version": "0.5", "zarr_format": 3, ...}
       NAME.ome.zarr/               NGFF image: multiscale levels s0, s1, ... (axes [c,] [z,] y, x)
-        labels/                    {"ome": {"version": "0.5", "labels": ["masks"]}}
+        labels/                    {"ome": {"version": "0.5", "labels": ["masks"]}}  (+ "regions")
           masks/                   NGFF label image: integer, same levels as the image, "image-label"
+          regions/                 region mask as a second NGFF label image, uint8 1 = labels complete
+                                   (optional, item key "region")
       weights/NAME.ome.zarr/       float32 border weight map as its own NGFF image (optional)
 
-Why NGFF 0.5 on zarr v3: it is the current OME-NGFF specification, the one ome-zarr-py (0.18+) writes by
-default, and the project already depends on zarr-python 3, which writes zarr v3 natively. Readers limited
-to NGFF 0.4 (zarr v2) cannot open it; convert with ome-zarr-py if such a tool is needed.
+The region is a second label image of the item's image (not an extra array) because NGFF readers (napari
+with napari-ome-zarr, ome-zarr-py) list label images and show them, and it lives inside the item's folder,
+so the image, its labels and its region are renamed into place together. Subsampled levels keep it 0/1.
 
-Resolution levels: level ``k`` keeps every ``2**k``-th pixel along y and x (no interpolation, so label ids
-stay exact and image values stay in range) and its scale doubles accordingly; levels are added while the
-smaller of y and x stays >= 64 px, at most 4 levels. The label image has exactly the image's levels.
 Channels (RGB) are stored first (``c, y, x``), as NGFF orders axes; the labels have no channel axis.
 Stacks are written as ``z, y, x``. A ``pixel_size`` (and ``unit``) in an item's meta goes into the scale.
+NGFF details (levels, metadata) are in :mod:`.ngff`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["NGFF_VERSION", "ZARR_FORMAT", "write_ngff_image", "read_ngff_image", "pyramid_levels"]
+from .items import DatasetItem, PreparedItem
+from .layout import read_region
+from .manifest import entry_meta, mask_disk_dtype
+from .ngff import NGFF_VERSION, ZARR_FORMAT, pyramid_levels, read_ngff_image, write_ngff_image
 
-NGFF_VERSION = "0.5"
-ZARR_FORMAT = 3
-MIN_LEVEL_SIZE = 64
-MAX_LEVELS = 4
+__all__ = ["OmeZarrLayout", "LABEL_NAME", "REGION_NAME"]
+
 LABEL_NAME = "masks"
-
-# UDUNITS-2 length units that NGFF allows for space axes (the common ones).
-_SPACE_UNITS = {"angstrom", "nanometer", "micrometer", "millimeter", "centimeter", "meter", "kilometer",
-                "picometer", "femtometer", "inch", "foot", "mile", "yard", "parsec"}
-_UNIT_ALIASES = {"um": "micrometer", "µm": "micrometer", "micron": "micrometer", "nm": "nanometer",
-                 "mm": "millimeter", "cm": "centimeter", "m": "meter"}
+REGION_NAME = "regions"
 
 
-def pyramid_levels(spatial_shape) -> int:
-    """Number of resolution levels for an image whose spatial (..., y, x) shape is given."""
-    side = min(spatial_shape[-2:])
-    levels = 1
-    while levels < MAX_LEVELS and side // 2 ** levels >= MIN_LEVEL_SIZE:
-        levels += 1
-    return levels
+class OmeZarrLayout:
+    """:class:`.layout.DatasetLayout` of one NGFF image folder per item (+ a weights folder)."""
 
+    name = "ome-zarr"
 
-def _axes(names: str, pixel_size, unit):
-    unit = _UNIT_ALIASES.get(unit, unit) if unit else None
-    axes = []
-    for n in names:
-        if n == "c":
-            axes.append({"name": "c", "type": "channel"})
+    def check(self, items: list[PreparedItem]) -> None:
+        """Every item the export accepts (2D, RGB/multichannel, stacks) is fine for OME-Zarr."""
+
+    def begin(self, root: Path, manifest: dict | None) -> None:
+        """Nothing is shared between OME-Zarr items."""
+
+    def item_paths(self, item: PreparedItem, has_weights: bool) -> dict[str, str]:
+        folder = f"{item.name}.ome.zarr"
+        paths = {"image": folder, "mask": f"{folder}/labels/{LABEL_NAME}"}
+        if has_weights:
+            paths["weights"] = f"weights/{item.name}.ome.zarr"
+        if item.region is not None:
+            paths["region"] = f"{folder}/labels/{REGION_NAME}"
+        return paths
+
+    def write_item(self, stage, root: Path, entry: dict, item: PreparedItem, weights) -> None:
+        """Write the item's NGFF image (+ label images) and optional weights into staged folders."""
+        image, mask = item.image, item.mask
+        spatial = item.axes.replace("C", "").lower()
+        if item.axes.endswith("C"):
+            stored, stored_axes = np.moveaxis(image, -1, 0), "c" + spatial
         else:
-            ax = {"name": n, "type": "space"}
-            if unit in _SPACE_UNITS:
-                ax["unit"] = unit
-            axes.append(ax)
-    return axes
+            stored, stored_axes = image, spatial
+        levels = pyramid_levels(mask.shape)
+        entry["levels"] = levels
+        kwargs = {"pixel_size": entry.get("pixel_size"), "unit": entry.get("unit")}
+        labels = {LABEL_NAME: (mask.astype(mask_disk_dtype(mask)), spatial)}
+        if item.region is not None:
+            labels[REGION_NAME] = (item.region, spatial)
+        write_ngff_image(stage.folder(root / entry["image"]), stored, stored_axes, levels, name=item.name,
+                         labels=labels, **kwargs)
+        if weights is not None:
+            write_ngff_image(stage.folder(root / entry["weights"]), weights.astype(np.float32), spatial,
+                             levels, name=f"{item.name} weights", **kwargs)
 
+    def owned_files(self, entry: dict) -> set[str]:
+        # mask and region live inside the image folder, which is replaced as a whole
+        return {entry[key] for key in ("image", "weights") if entry.get(key)}
 
-def write_ngff_image(group_path: Path, data: np.ndarray, axes: str, levels: int, *, pixel_size=None,
-                     unit=None, labels: dict | None = None, image_label: bool = False, name: str = "image"):
-    """Write ``data`` (axes order as stored, e.g. ``"cyx"``) as an NGFF 0.5 multiscale image group.
+    def manifest_extra(self) -> dict:
+        return {"ngff_version": NGFF_VERSION, "zarr_format": ZARR_FORMAT}
 
-    ``labels`` maps label names to ``(array, axes)``: they are written under ``labels/NAME`` with the same
-    number of levels and ``image-label`` metadata. Level ``k`` subsamples y and x by ``2**k``.
-    """
-    import zarr
-
-    spatial = [a for a in axes if a != "c"]
-    base = [float(s) for s in pixel_size] if pixel_size is not None else [1.0] * len(spatial)
-    if len(base) != len(spatial):
-        raise ValueError(f"pixel_size {list(pixel_size)} does not match the spatial axes {''.join(spatial)}.")
-    group = zarr.open_group(store=str(group_path), mode="w", zarr_format=ZARR_FORMAT)
-    datasets = []
-    for k in range(levels):
-        index = tuple(slice(None, None, 2 ** k) if a in "yx" else slice(None) for a in axes)
-        level = np.ascontiguousarray(data[index])
-        chunks = tuple(1 if a == "z" else (level.shape[i] if a == "c" else min(level.shape[i], 512))
-                       for i, a in enumerate(axes))
-        group.create_array(f"s{k}", data=level, chunks=chunks, dimension_names=list(axes))
-        scale, si = [], 0
-        for a in axes:
-            if a == "c":
-                scale.append(1.0)
-            else:
-                scale.append(base[si] * (2 ** k if a in "yx" else 1))
-                si += 1
-        datasets.append({"path": f"s{k}", "coordinateTransformations": [{"type": "scale", "scale": scale}]})
-    ome = {"version": NGFF_VERSION,
-           "multiscales": [{"name": name, "axes": _axes(axes, pixel_size, unit), "datasets": datasets}]}
-    if image_label:
-        ome["image-label"] = {"version": NGFF_VERSION, "source": {"image": "../../"}}
-    group.attrs["ome"] = ome
-    if labels:
-        label_group = group.create_group("labels")
-        label_group.attrs["ome"] = {"version": NGFF_VERSION, "labels": list(labels)}
-        for label_name, (label_data, label_axes) in labels.items():
-            if label_data.dtype.kind not in "iu":
-                raise ValueError(f"label image {label_name!r} must be integer, got {label_data.dtype}.")
-            write_ngff_image(group_path / "labels" / label_name, label_data, label_axes, levels,
-                             pixel_size=pixel_size, unit=unit, image_label=True, name=label_name)
-
-
-def read_ngff_image(group_path: Path, level: int = 0) -> tuple[np.ndarray, str, dict]:
-    """Read one level of an NGFF 0.4/0.5 multiscale image; returns ``(array, axes, ome metadata)``."""
-    import zarr
-
-    group = zarr.open_group(store=str(group_path), mode="r")
-    attrs = dict(group.attrs)
-    ome = attrs.get("ome", attrs)
-    try:
-        multiscale = ome["multiscales"][0]
-        path = multiscale["datasets"][level]["path"]
-        axes = "".join(ax["name"] if isinstance(ax, dict) else ax for ax in multiscale["axes"])
-    except (KeyError, IndexError, TypeError) as exc:
-        raise ValueError(f"{group_path}: not an OME-NGFF multiscale image ({exc!r} missing).") from exc
-    return np.asarray(group[path][...]), axes, ome
-
-
-def check(prepared) -> None:
-    """Every item the writer takes (2D, RGB/multichannel, stacks) is fine for OME-Zarr."""
-
-
-def begin(path: Path, manifest: dict | None) -> dict:
-    return {}
-
-
-def manifest_extra(state: dict) -> dict:
-    return {"ngff_version": NGFF_VERSION, "zarr_format": ZARR_FORMAT}
-
-
-def stage_item(stage, path: Path, entry: dict, image, mask, weights, state) -> None:
-    """Write one item's NGFF image (+ labels) and optional weights into staged folders; fill ``entry``."""
-    from .dataset import mask_disk_dtype
-
-    name, axes = entry["name"], entry["axes"]
-    spatial = axes.replace("C", "").lower()
-    if axes.endswith("C"):
-        stored, stored_axes = np.moveaxis(image, -1, 0), "c" + spatial
-    else:
-        stored, stored_axes = image, spatial
-    levels = pyramid_levels(mask.shape)
-    kwargs = {"pixel_size": entry.get("pixel_size"), "unit": entry.get("unit")}
-    entry.update(image=f"{name}.ome.zarr", mask=f"{name}.ome.zarr/labels/{LABEL_NAME}", levels=levels)
-    write_ngff_image(stage.folder(path / entry["image"]), stored, stored_axes, levels, name=name,
-                     labels={LABEL_NAME: (mask.astype(mask_disk_dtype(mask)), spatial)}, **kwargs)
-    if weights is not None:
-        entry["weights"] = f"weights/{name}.ome.zarr"
-        write_ngff_image(stage.folder(path / entry["weights"]), weights.astype(np.float32), spatial, levels,
-                         name=f"{name} weights", **kwargs)
-
-
-def load(path: Path, manifest: dict):
-    """Read every item of an OME-Zarr dataset (level 0), restoring the channel-last image layout."""
-    from .dataset import DatasetItem
-
-    items = []
-    for entry in manifest.get("items", []):
-        image_path = path / entry["image"]
-        if not image_path.exists():
-            raise FileNotFoundError(f"{image_path}: listed in dataset.json but missing.")
-        image, axes, _ = read_ngff_image(image_path)
-        if axes.startswith("c"):
-            image = np.moveaxis(image, 0, -1)
-        mask, _, _ = read_ngff_image(path / entry["mask"])
-        weights = read_ngff_image(path / entry["weights"])[0] if entry.get("weights") else None
-        meta = {k: v for k, v in entry.items() if k not in ("name", "image", "mask", "weights")}
-        items.append(DatasetItem(entry["name"], np.ascontiguousarray(image), mask, weights, meta))
-    return items
-
-
-def describe(path: Path) -> str:
-    """One-line summary of an item folder's metadata (for messages and debugging)."""
-    meta = json.loads((Path(path) / "zarr.json").read_text())
-    ms = meta["attributes"]["ome"]["multiscales"][0]
-    return f"{ms['name']}: axes {[a['name'] for a in ms['axes']]}, {len(ms['datasets'])} level(s)"
+    def load(self, root: Path, manifest: dict) -> list[DatasetItem]:
+        """Read every item (level 0), restoring the channel-last image layout."""
+        items = []
+        for entry in manifest.get("items", []):
+            image_path = root / entry["image"]
+            if not image_path.exists():
+                raise FileNotFoundError(f"{image_path}: listed in dataset.json but missing.")
+            image, axes, _ = read_ngff_image(image_path)
+            if axes.startswith("c"):
+                image = np.moveaxis(image, 0, -1)
+            mask, _, _ = read_ngff_image(root / entry["mask"])
+            weights = read_ngff_image(root / entry["weights"])[0] if entry.get("weights") else None
+            region = read_ngff_image(root / entry["region"])[0] if entry.get("region") else None
+            region = read_region(region, mask.shape, root / str(entry.get("region")))
+            items.append(DatasetItem(entry["name"], np.ascontiguousarray(image), mask, weights,
+                                     entry_meta(entry), region))
+        return items
