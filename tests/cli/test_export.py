@@ -53,7 +53,8 @@ def test_export_item_name_from_a_file_name_with_spaces(tmp_path, capsys):
     mask[4:9, 4:9] = 1
     write_tiff(tmp_path / "my image (1).tif", image)
     write_tiff(tmp_path / "mask.tif", mask)
-    assert main(["export", str(tmp_path / "my image (1).tif"), str(tmp_path / "mask.tif"), "-o", str(tmp_path / "ds")]) == 0
+    assert main(["export", str(tmp_path / "my image (1).tif"), str(tmp_path / "mask.tif"),
+                 "-o", str(tmp_path / "ds")]) == 0
     (item,) = load_dataset(tmp_path / "ds")
     assert item.name == "my_image_1"
     np.testing.assert_array_equal(item.image, image)

@@ -33,7 +33,7 @@ def _files(folder):
 def test_region_round_trip_is_bit_exact(tmp_path, layout, kind):
     image, labels, region = _item()
     given = {"bool": region, "uint8_255": region.astype(np.uint8) * 255,
-             "int64_ids": region.astype(np.int64) * np.arange(1, 91)}[kind]  # nonzero everywhere in the region
+             "int64_ids": region.astype(np.int64) * np.arange(1, 91)}[kind]  # nonzero all over the region
     out = export_dataset(tmp_path / "ds", [("a", image, labels, given), ("b", image, labels)], format=layout)
     loaded = {it.name: it for it in load_dataset(out)}
     a, b = loaded["a"], loaded["b"]
@@ -54,9 +54,9 @@ def test_region_of_rgb_and_stack_items(tmp_path, layout):
     stack_image = np.stack([image[..., 0]] * 3)
     stack_labels = np.stack([labels, labels * 0, labels])
     stack_region = np.stack([region, region, ~region]).astype(np.uint8)
-    out = export_dataset(tmp_path / "ds", [("rgb", image, labels, region),
-                                           ("stack", stack_image, stack_labels, stack_region, {"unit": "um"})],
-                         format=layout)
+    items = [("rgb", image, labels, region),
+             ("stack", stack_image, stack_labels, stack_region, {"unit": "um"})]
+    out = export_dataset(tmp_path / "ds", items, format=layout)
     loaded = {it.name: it for it in load_dataset(out)}
     np.testing.assert_array_equal(loaded["rgb"].region, region)
     np.testing.assert_array_equal(loaded["rgb"].image, image)
@@ -70,7 +70,7 @@ def test_omezarr_region_is_a_second_label_image(tmp_path):
     out = export_dataset(tmp_path / "ds", [("a", image, labels, region)], format="ome-zarr")
     group = json.loads((out / "a.ome.zarr" / "labels" / "zarr.json").read_text())
     assert group["attributes"]["ome"]["labels"] == ["masks", "regions"]
-    meta = json.loads((out / "a.ome.zarr" / "labels" / "regions" / "zarr.json").read_text())["attributes"]["ome"]
+    meta = json.loads((out / "a.ome.zarr/labels/regions/zarr.json").read_text())["attributes"]["ome"]
     assert meta["image-label"]["version"] == "0.5"
     assert len(meta["multiscales"][0]["datasets"]) == 2  # the image's levels (150 // 2 >= 64)
     import zarr
@@ -113,13 +113,13 @@ def test_replaced_item_leaves_exactly_the_files_of_a_fresh_export(tmp_path, layo
     new_image = image.astype(np.float32) / 7
     new_labels = labels.copy()
     new_labels[50:60, 5:15] = 4
-    out = tmp_path / "ds"
+    out, weights = tmp_path / "ds", {"w0": 5.0, "sigma": 3.0}
     export_dataset(out, [("a", image, labels, region), ("b", other_image, other_labels)], format=layout,
-                   weight_map={"w0": 5.0, "sigma": 3.0})
+                   weight_map=weights)
     export_dataset(out, [("a", new_image, new_labels)], format=layout, overwrite=True)
     fresh = tmp_path / "fresh"
     export_dataset(fresh, [("a", new_image, new_labels)], format=layout)
-    export_dataset(fresh, [("b", other_image, other_labels)], format=layout, weight_map={"w0": 5.0, "sigma": 3.0})
+    export_dataset(fresh, [("b", other_image, other_labels)], format=layout, weight_map=weights)
     assert _files(out) == _files(fresh)
     loaded = {it.name: it for it in load_dataset(out)}
     assert loaded["a"].region is None and loaded["a"].weights is None
@@ -131,6 +131,6 @@ def test_replaced_item_leaves_exactly_the_files_of_a_fresh_export(tmp_path, layo
     export_dataset(out, [("a", image, labels, region)], format=layout, overwrite=True)
     back = tmp_path / "back"
     export_dataset(back, [("a", image, labels, region)], format=layout)
-    export_dataset(back, [("b", other_image, other_labels)], format=layout, weight_map={"w0": 5.0, "sigma": 3.0})
+    export_dataset(back, [("b", other_image, other_labels)], format=layout, weight_map=weights)
     assert _files(out) == _files(back)
     np.testing.assert_array_equal(load_dataset(out)[0].region, region)
