@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from napari_segsuite.core.dataset import export_dataset, load_dataset
-from napari_segsuite.core.export_coco import instances_to_coco
+from napari_segsuite.core.dataset.rle import instances_to_coco
 from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 

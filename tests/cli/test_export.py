@@ -53,7 +53,8 @@ def test_export_item_name_from_a_file_name_with_spaces(tmp_path, capsys):
     mask[4:9, 4:9] = 1
     write_tiff(tmp_path / "my image (1).tif", image)
     write_tiff(tmp_path / "mask.tif", mask)
-    assert main(["export", str(tmp_path / "my image (1).tif"), str(tmp_path / "mask.tif"), "-o", str(tmp_path / "ds")]) == 0
+    assert main(["export", str(tmp_path / "my image (1).tif"), str(tmp_path / "mask.tif"),
+                 "-o", str(tmp_path / "ds")]) == 0
     (item,) = load_dataset(tmp_path / "ds")
     assert item.name == "my_image_1"
     np.testing.assert_array_equal(item.image, image)
@@ -62,3 +63,30 @@ def test_export_item_name_from_a_file_name_with_spaces(tmp_path, capsys):
     assert main(["export", str(tmp_path / "my image (1).tif"), str(tmp_path / "mask.tif"), "--name", "a b",
                  "-o", str(tmp_path / "ds2")]) == 2
     assert "item name 'a b' is not usable" in capsys.readouterr().err
+
+
+def test_export_with_region_and_convert_keeps_it(tmp_path, capsys):
+    image, labels = synthetic_nuclei((48, 48), n_nuclei=4, seed=2)
+    region = np.zeros((48, 48), np.uint8)
+    region[:20, 10:40] = 255
+    write_tiff(tmp_path / "cells.tif", image)
+    write_tiff(tmp_path / "cells_masks.tif", labels.astype(np.uint16))
+    write_tiff(tmp_path / "checked.tif", region)
+    assert main(["export", str(tmp_path / "cells.tif"), str(tmp_path / "cells_masks.tif"),
+                 "--region", str(tmp_path / "checked.tif"), "-o", str(tmp_path / "ds")]) == 0
+    (item,) = load_dataset(tmp_path / "ds")
+    np.testing.assert_array_equal(item.region, (region > 0).astype(np.uint8))
+    assert item.meta["source_region"] == "checked.tif"
+    for fmt in ("ome-zarr", "coco"):  # a conversion carries the region
+        assert main(["export", str(tmp_path / "ds"), "-o", str(tmp_path / fmt), "--format", fmt]) == 0
+        (converted,) = load_dataset(tmp_path / fmt)
+        np.testing.assert_array_equal(converted.region, item.region)
+        np.testing.assert_array_equal(converted.mask, labels)
+    capsys.readouterr()
+    write_tiff(tmp_path / "empty.tif", np.zeros((48, 48), np.uint8))
+    assert main(["export", str(tmp_path / "cells.tif"), str(tmp_path / "cells_masks.tif"),
+                 "--region", str(tmp_path / "empty.tif"), "-o", str(tmp_path / "ds2")]) == 2
+    assert "region mask is empty" in capsys.readouterr().err and not (tmp_path / "ds2").exists()
+    assert main(["export", str(tmp_path / "ds"), "--region", str(tmp_path / "checked.tif"),
+                 "-o", str(tmp_path / "ds3")]) == 2
+    assert "--region goes with IMAGE MASK" in capsys.readouterr().err

@@ -105,3 +105,56 @@ def test_writer_mistakes(tmp_path):
         write_dataset_item(str(tmp_path / "ds"), [(labels, {"name": "x"}, "labels")])
     assert item_name_from_layer("nuclei (train) labels") == "nuclei_train"
     assert item_name_from_layer("z", {"segsuite_item": "kept"}) == "kept"
+
+
+def test_region_layer_round_trip_through_reader_and_writer(make_napari_viewer_proxy, tmp_path):
+    """Save Image + Labels + a 'region' Labels layer; reopen; correct the labels alone; the region stays."""
+    viewer = make_napari_viewer_proxy()
+    image, labels = synthetic_nuclei((40, 48), n_nuclei=4, seed=7)
+    region = np.zeros((40, 48), np.uint8)
+    region[5:30, 8:40] = 1
+    img = viewer.add_image(image, name="cells")
+    lab = viewer.add_labels(labels, name="cells labels")
+    reg = viewer.add_labels(region * 3, name="cells region")  # any nonzero value marks "complete"
+    viewer.layers.selection = {img, lab, reg}
+    viewer.layers.save(str(tmp_path / "ds"), selected=True, plugin=PLUGIN)
+    (item,) = load_dataset(tmp_path / "ds")
+    assert item.name == "cells" and item.meta["source_region"] == "cells region"
+    np.testing.assert_array_equal(item.mask, labels)
+    np.testing.assert_array_equal(item.region, region)
+    viewer.layers.clear()
+    viewer.open(str(tmp_path / "ds"), plugin=PLUGIN)
+    assert [lay.name for lay in viewer.layers] == ["cells", "cells labels", "cells region"]
+    np.testing.assert_array_equal(viewer.layers["cells region"].data, region)
+    assert viewer.layers["cells region"].metadata["segsuite_role"] == "region"
+    corrected = np.asarray(viewer.layers["cells labels"].data).copy()
+    corrected[32:36, 2:6] = 50
+    viewer.layers["cells labels"].data = corrected
+    viewer.layers.selection = {viewer.layers["cells labels"]}
+    viewer.layers.save(str(tmp_path / "ds"), selected=True, plugin=PLUGIN)
+    (item,) = load_dataset(tmp_path / "ds")
+    np.testing.assert_array_equal(item.mask, corrected)
+    np.testing.assert_array_equal(item.region, region)  # kept when saving Labels alone
+    # the reader's region layer is recognised by its metadata, whatever the user renamed it to
+    viewer.layers["cells region"].name = "checked area"
+    grown = region.copy()
+    grown[30:38, 0:10] = 1
+    viewer.layers["checked area"].data = grown
+    viewer.layers.selection = {viewer.layers["cells labels"], viewer.layers["checked area"]}
+    viewer.layers.save(str(tmp_path / "ds"), selected=True, plugin=PLUGIN)
+    np.testing.assert_array_equal(load_dataset(tmp_path / "ds")[0].region, grown)
+
+
+def test_writer_region_mistakes(tmp_path):
+    image = np.zeros((8, 8), np.uint8)
+    labels = np.zeros((8, 8), np.int32)
+    labels[2:4, 2:4] = 1
+    two = [(image, {"name": "a"}, "image"), (labels, {"name": "a labels"}, "labels"),
+           (labels, {"name": "b labels"}, "labels")]
+    with pytest.raises(ValueError, match="named '... region'"):
+        write_dataset_item(str(tmp_path / "ds"), two)
+    empty = [(image, {"name": "a"}, "image"), (labels, {"name": "a labels"}, "labels"),
+             (np.zeros((8, 8), np.uint8), {"name": "a region"}, "labels")]
+    with pytest.raises(ValueError, match="region mask is empty"):
+        write_dataset_item(str(tmp_path / "ds"), empty)
+    assert not (tmp_path / "ds").exists()

@@ -69,10 +69,12 @@ def _layer_kwargs(item, name: str) -> tuple[dict, dict]:
 def read_dataset(path) -> list[tuple]:
     """Load every item of a dataset folder as napari layer data tuples.
 
-    Each item gives an Image layer named after the item, a Labels layer ``"NAME labels"`` and, when the
-    dataset has weight maps, a hidden Image layer ``"NAME weights"``. The Labels layer's ``metadata``
-    records the dataset folder and item name, so File > Save (napari-segsuite writer) can write the
-    corrected labels back into the same item.
+    Each item gives an Image layer named after the item, a Labels layer ``"NAME labels"``, for an item
+    with a region mask (partial labels) a translucent Labels layer ``"NAME region"`` (1 = the labels
+    there are complete; ``metadata["segsuite_role"] == "region"``) and, when the dataset has weight maps,
+    a hidden Image layer ``"NAME weights"``. The Labels layers' ``metadata`` records the dataset folder
+    and item name, so File > Save (napari-segsuite writer) can write the corrected labels (and region)
+    back into the same item.
     """
     from napari_segsuite.core.dataset import load_dataset
 
@@ -86,6 +88,9 @@ def read_dataset(path) -> list[tuple]:
         metadata = {"segsuite_dataset": str(path), "segsuite_item": item.name,
                     "segsuite_source_image": item.name}
         layers.append((item.mask, {"name": f"{item.name} labels", "metadata": metadata, **spatial}, "labels"))
+        if item.region is not None:
+            layers.append((item.region, {"name": f"{item.name} region", "opacity": 0.25, **spatial,
+                                         "metadata": {**metadata, "segsuite_role": "region"}}, "labels"))
         if item.weights is not None:
             layers.append((item.weights, {"name": f"{item.name} weights", "colormap": "magma",
                                           "visible": False, **spatial}, "image"))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_segsuite.core.dataset import export_dataset, load_dataset
-from napari_segsuite.core.export_coco import decode_rle, encode_rle, instances_to_coco, rle_from_string
+from napari_segsuite.core.dataset.rle import decode_rle, encode_rle, instances_to_coco, rle_from_string
 from napari_segsuite.core.samples.synthetic import synthetic_histology, synthetic_nuclei
 
 mask_utils = pytest.importorskip("pycocotools.mask")

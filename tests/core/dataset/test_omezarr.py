@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_segsuite.core.dataset import export_dataset, load_dataset
-from napari_segsuite.core.export_omezarr import pyramid_levels
+from napari_segsuite.core.dataset.ngff import pyramid_levels
 from napari_segsuite.core.samples.synthetic import synthetic_nuclei
 
 
@@ -107,7 +107,8 @@ def test_ome_zarr_models_validates_against_the_spec(exported):
         group = zarr.open_group(str(out / f"{name}.ome.zarr"), mode="r")
         image = models.Image.from_zarr(group)
         assert len(image.attributes.ome.multiscales[0].datasets) >= 1
-        label = models.ImageLabel.from_zarr(zarr.open_group(str(out / f"{name}.ome.zarr/labels/masks"), mode="r"))
+        label_group = zarr.open_group(str(out / f"{name}.ome.zarr/labels/masks"), mode="r")
+        label = models.ImageLabel.from_zarr(label_group)
         assert label.attributes.ome.image_label is not None
 
 

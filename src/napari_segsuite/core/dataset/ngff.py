@@ -1,13 +1,4 @@
-"""OME-Zarr dataset layout: one OME-NGFF 0.5 image (zarr v3) per item, with its labels in ``labels/``.
-
-Layout::
-
-    DATASET/
-      dataset.json                 {"layout": "ome-zarr", "ngff_version": "0.5", "zarr_format": 3, ...}
-      NAME.ome.zarr/               NGFF image: multiscale levels s0, s1, ... (axes [c,] [z,] y, x)
-        labels/                    {"ome": {"version": "0.5", "labels": ["masks"]}}
-          masks/                   NGFF label image: integer, same levels as the image, "image-label"
-      weights/NAME.ome.zarr/       float32 border weight map as its own NGFF image (optional)
+"""OME-NGFF 0.5 images on zarr v3: writing and reading one multiscale image (with label images).
 
 Why NGFF 0.5 on zarr v3: it is the current OME-NGFF specification, the one ome-zarr-py (0.18+) writes by
 default, and the project already depends on zarr-python 3, which writes zarr v3 natively. Readers limited
@@ -15,9 +6,7 @@ to NGFF 0.4 (zarr v2) cannot open it; convert with ome-zarr-py if such a tool is
 
 Resolution levels: level ``k`` keeps every ``2**k``-th pixel along y and x (no interpolation, so label ids
 stay exact and image values stay in range) and its scale doubles accordingly; levels are added while the
-smaller of y and x stays >= 64 px, at most 4 levels. The label image has exactly the image's levels.
-Channels (RGB) are stored first (``c, y, x``), as NGFF orders axes; the labels have no channel axis.
-Stacks are written as ``z, y, x``. A ``pixel_size`` (and ``unit``) in an item's meta goes into the scale.
+smaller of y and x stays >= 64 px, at most 4 levels. Label images have exactly the image's levels.
 """
 
 from __future__ import annotations
@@ -27,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["NGFF_VERSION", "ZARR_FORMAT", "write_ngff_image", "read_ngff_image", "pyramid_levels"]
+__all__ = ["NGFF_VERSION", "ZARR_FORMAT", "write_ngff_image", "read_ngff_image", "pyramid_levels", "describe"]
 
 NGFF_VERSION = "0.5"
 ZARR_FORMAT = 3
 MIN_LEVEL_SIZE = 64
 MAX_LEVELS = 4
-LABEL_NAME = "masks"
 
 # UDUNITS-2 length units that NGFF allows for space axes (the common ones).
 _SPACE_UNITS = {"angstrom", "nanometer", "micrometer", "millimeter", "centimeter", "meter", "kilometer",
@@ -123,58 +111,6 @@ def read_ngff_image(group_path: Path, level: int = 0) -> tuple[np.ndarray, str, 
     except (KeyError, IndexError, TypeError) as exc:
         raise ValueError(f"{group_path}: not an OME-NGFF multiscale image ({exc!r} missing).") from exc
     return np.asarray(group[path][...]), axes, ome
-
-
-def check(prepared) -> None:
-    """Every item the writer takes (2D, RGB/multichannel, stacks) is fine for OME-Zarr."""
-
-
-def begin(path: Path, manifest: dict | None) -> dict:
-    return {}
-
-
-def manifest_extra(state: dict) -> dict:
-    return {"ngff_version": NGFF_VERSION, "zarr_format": ZARR_FORMAT}
-
-
-def stage_item(stage, path: Path, entry: dict, image, mask, weights, state) -> None:
-    """Write one item's NGFF image (+ labels) and optional weights into staged folders; fill ``entry``."""
-    from .dataset import mask_disk_dtype
-
-    name, axes = entry["name"], entry["axes"]
-    spatial = axes.replace("C", "").lower()
-    if axes.endswith("C"):
-        stored, stored_axes = np.moveaxis(image, -1, 0), "c" + spatial
-    else:
-        stored, stored_axes = image, spatial
-    levels = pyramid_levels(mask.shape)
-    kwargs = {"pixel_size": entry.get("pixel_size"), "unit": entry.get("unit")}
-    entry.update(image=f"{name}.ome.zarr", mask=f"{name}.ome.zarr/labels/{LABEL_NAME}", levels=levels)
-    write_ngff_image(stage.folder(path / entry["image"]), stored, stored_axes, levels, name=name,
-                     labels={LABEL_NAME: (mask.astype(mask_disk_dtype(mask)), spatial)}, **kwargs)
-    if weights is not None:
-        entry["weights"] = f"weights/{name}.ome.zarr"
-        write_ngff_image(stage.folder(path / entry["weights"]), weights.astype(np.float32), spatial, levels,
-                         name=f"{name} weights", **kwargs)
-
-
-def load(path: Path, manifest: dict):
-    """Read every item of an OME-Zarr dataset (level 0), restoring the channel-last image layout."""
-    from .dataset import DatasetItem
-
-    items = []
-    for entry in manifest.get("items", []):
-        image_path = path / entry["image"]
-        if not image_path.exists():
-            raise FileNotFoundError(f"{image_path}: listed in dataset.json but missing.")
-        image, axes, _ = read_ngff_image(image_path)
-        if axes.startswith("c"):
-            image = np.moveaxis(image, 0, -1)
-        mask, _, _ = read_ngff_image(path / entry["mask"])
-        weights = read_ngff_image(path / entry["weights"])[0] if entry.get("weights") else None
-        meta = {k: v for k, v in entry.items() if k not in ("name", "image", "mask", "weights")}
-        items.append(DatasetItem(entry["name"], np.ascontiguousarray(image), mask, weights, meta))
-    return items
 
 
 def describe(path: Path) -> str:

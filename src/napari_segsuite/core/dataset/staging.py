@@ -77,7 +77,8 @@ def _check_target(final: Path, replace: bool, is_dir: bool) -> None:
         return
     if final.is_dir() != is_dir:
         kind = "folder" if final.is_dir() else "file"
-        raise TargetExists(errno.EEXIST, f"a {kind} is in the way ({final}); move it or choose another folder")
+        raise TargetExists(errno.EEXIST,
+                           f"a {kind} is in the way ({final}); move it or choose another folder")
     if not replace:
         raise TargetExists(errno.EEXIST, f"{final} exists already and is not listed in dataset.json; move it "
                                          "away or allow overwriting")
