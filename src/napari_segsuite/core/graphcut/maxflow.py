@@ -10,12 +10,8 @@ the cut is the set of nodes still reachable from the source in the residual grap
 :class:`GridCut` builds the graph structure once per crop (the pairwise weights do not change between
 GrabCut iterations) and only rewrites the terminal capacities for each cut.
 
-Engines measured on this project's 2-core machine (one noisy 30x30 grid cut, all pixels free): scipy
-``maximum_flow(method="dinic")`` 3.9 ms, ``method="edmonds_karp"`` about 15x slower, networkx's
-``minimum_cut`` (preflow-push, pure Python) 175 ms with the identical cut. OpenCV exposes no general
-max-flow in Python: its ``grabCut`` couples its own 8-bit, 3-channel colour models to the cut and cannot
-take ours. PyMaxflow is GPL. So: scipy's Dinic, on the free pixels only (a 30x30 box inside a 50x50 crop
-is a 900-node graph instead of 2,500).
+Why scipy's Dinic (and not OpenCV, networkx or PyMaxflow): docs/architecture.md, "Measurements behind design
+choices". It runs on the free pixels only, so a 30x30 box inside a 50x50 crop is a 900-node graph.
 """
 
 from __future__ import annotations
