@@ -1,4 +1,4 @@
-"""core and cli must not load napari or Qt (DESIGN.md, 'Layers of the code')."""
+"""core and cli must not load napari or Qt (docs/architecture.md, "Three layers, one direction")."""
 
 import subprocess
 import sys
