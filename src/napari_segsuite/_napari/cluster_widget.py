@@ -63,16 +63,20 @@ class ClusterWidget(Container):
         self.result_layer = None
         self.preview_layer = None
         self._timer = None
+        self._last_key = None
         self.run_button.changed.connect(self.run)
         self.instances_button.changed.connect(self.to_instances)
-        for w in (self.image, self.method, self.n_clusters, self.bandwidth, self.spatial_weight, self.mask,
-                  self.preview):
+        # the preview follows the parameters the user moves; a new image only drops a stale preview (the
+        # image choice also changes when layers are added, and a layer nobody asked for would appear)
+        for w in (self.method, self.n_clusters, self.bandwidth, self.spatial_weight, self.mask, self.preview):
             w.changed.connect(self._schedule_preview)
+        self.image.changed.connect(self._drop_preview)
         self.method.changed.connect(self._update_visibility)
         self.jobs.on_running_changed.append(lambda running: setattr(self.run_button, "enabled", not running))
         viewer.layers.events.inserted.connect(self._refresh)
         viewer.layers.events.removed.connect(self._refresh)
         self._refresh()
+        self._last_key = self._preview_key()
 
     def _image_layers(self, _widget=None):
         return layers_of_type(self._viewer, "Image")
@@ -125,11 +129,21 @@ class ClusterWidget(Container):
         return current_plane(self._viewer, self.image.value)[:n_lead]
 
     # -- preview -----------------------------------------------------------------------------------------
+    def _preview_key(self) -> tuple:
+        from ._layers import unwrap
+
+        return (*self.parameters().values(), id(unwrap(self.mask.value)), self.preview.value)
+
     def _schedule_preview(self, *_):
+        """Preview 150 ms after the last parameter change (a re-emitted unchanged value is no change)."""
         from qtpy.QtCore import QTimer
 
+        key = self._preview_key()
+        if key == self._last_key:
+            return
+        self._last_key = key
         if self._timer is None:
-            self._timer = QTimer()
+            self._timer = QTimer(self.native)  # a child: deleted with the dock, never fires after it
             self._timer.setSingleShot(True)
             self._timer.setInterval(PREVIEW_DELAY_MS)
             self._timer.timeout.connect(self.update_preview)
@@ -141,6 +155,8 @@ class ClusterWidget(Container):
 
         if not self.preview.value or self.image.value is None:
             self._drop_preview()
+            return None
+        if self.jobs.running:  # the full result is on its way and replaces any preview
             return None
         try:
             image, channel_axis, place, mask = self._inputs(whole_stack=False)
@@ -165,7 +181,7 @@ class ClusterWidget(Container):
         self.info.value = f"preview: {int(labels.max())} cluster(s), 1 pixel in {step} per side"
         return labels
 
-    def _drop_preview(self):
+    def _drop_preview(self, *_):
         if self.preview_layer is not None and layer_in_viewer(self._viewer, self.preview_layer):
             self._viewer.layers.remove(self.preview_layer)
         self.preview_layer = None
@@ -184,6 +200,8 @@ class ClusterWidget(Container):
         except ValueError as exc:
             self.jobs.report(exc)
             return None
+        if self._timer is not None:
+            self._timer.stop()  # a pending preview is superseded by the full result
         info = {}
 
         def done(labels):
