@@ -60,6 +60,9 @@ class ClusterWidget(Container):
         super().__init__(widgets=[self.image, self.method, self.n_clusters, self.bandwidth, self.spatial_weight,
                                   self.mask, self.preview, self.run_button, self.jobs, self.cluster_id,
                                   self.instances_button, self.info])
+        # spare height below the controls (seen in a screenshot: else the job status line takes it all,
+        # leaving a big gap between the Cluster button and Cancel)
+        self.native.layout().addStretch(1)
         self.result_layer = None
         self.preview_layer = None
         self._timer = None
