@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["register", "cmd_cluster"]
+__all__ = ["cmd_cluster", "register"]
 
 
 def register(subparsers) -> argparse.ArgumentParser:

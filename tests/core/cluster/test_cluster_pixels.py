@@ -102,7 +102,7 @@ def test_fewer_distinct_values_than_clusters_gives_fewer_ids():
 
 
 def test_meanshift_bandwidth_sets_the_number_of_clusters():
-    image, truth = three_regions()
+    image, _ = three_regions()
     assert cluster_pixels(image, method="meanshift", bandwidth=30.0).max() == 3
     # a radius wider than the gaps between the three levels merges them all into one mode
     assert cluster_pixels(image, method="meanshift", bandwidth=400.0).max() == 1

@@ -6,5 +6,12 @@ from .meanshift import estimate_bandwidth, mean_shift_modes
 from .models import METHODS
 from .superpixels import cluster_superpixel_means
 
-__all__ = ["cluster_pixels", "iter_cluster_pixels", "cluster_superpixel_means", "cluster_instances",
-           "estimate_bandwidth", "mean_shift_modes", "METHODS"]
+__all__ = [
+           "METHODS",
+           "cluster_instances",
+           "cluster_pixels",
+           "cluster_superpixel_means",
+           "estimate_bandwidth",
+           "iter_cluster_pixels",
+           "mean_shift_modes",
+]

@@ -8,7 +8,7 @@ from ..progress import Progress, run
 from .features import PixelFeatures
 from .models import METHODS, fit_model
 
-__all__ = ["iter_cluster_pixels", "cluster_pixels", "intensity_order"]
+__all__ = ["cluster_pixels", "intensity_order", "iter_cluster_pixels"]
 
 #: pixels a model is fitted on at most (a random sample of a bigger image)
 MAX_FIT_SAMPLES = 200_000

@@ -72,8 +72,10 @@ def fit_model(method: str, sample: np.ndarray, n_clusters: int, bandwidth: float
     if method == "gmm":
         from sklearn.mixture import GaussianMixture
 
-        gmm = GaussianMixture(n_components=k, covariance_type="full", reg_covar=1e-6 * _variance(sample),
-                              random_state=seed).fit(sample)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # duplicate points in its k-means start; not convergence: see below
+            gmm = GaussianMixture(n_components=k, covariance_type="full", reg_covar=1e-6 * _variance(sample),
+                                  random_state=seed).fit(sample)
         return _Mixture(gmm), None
     raise ValueError(f"unknown clustering method {method!r}; choose one of {', '.join(METHODS)}.")
 

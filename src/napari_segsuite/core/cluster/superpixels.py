@@ -6,7 +6,7 @@ import numpy as np
 
 from .api import intensity_order
 from .features import PixelFeatures
-from .models import METHODS, fit_model
+from .models import fit_model
 
 __all__ = ["cluster_superpixel_means"]
 
@@ -56,7 +56,7 @@ def cluster_superpixel_means(image, superpixels, n_clusters: int = 3, method: st
     if sp.shape != feats.spatial_shape:
         raise ValueError(f"superpixels have shape {sp.shape}, the image's pixels {feats.spatial_shape}.")
     ids = sp.reshape(-1)[feats.index]
-    uniq, inverse = np.unique(ids, return_inverse=True)
+    _, inverse = np.unique(ids, return_inverse=True)
     values = feats.intensities(slice(None))
     counts = np.bincount(inverse).astype(np.float64)
     means = np.stack([np.bincount(inverse, weights=values[:, j]) for j in range(values.shape[1])], 1)
