@@ -135,3 +135,13 @@ def test_bad_images_are_refused_clearly():
         cluster_pixels(np.zeros(16))
     with pytest.raises(ValueError, match="numeric"):
         cluster_pixels(np.array([["a", "b"], ["c", "d"]]))
+
+
+def test_importing_the_package_does_not_import_sklearn():
+    import subprocess
+    import sys
+
+    code = ("import sys, napari_segsuite.core as c; c.cluster_pixels; import napari_segsuite.core.cluster; "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
