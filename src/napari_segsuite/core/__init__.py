@@ -66,6 +66,10 @@ _EXPORTS = {
     "masks_to_targets": "maskrcnn",
     "unet_weight_map": "weightmap",
     "iter_unet_weight_map": "weightmap",
+    "cluster_pixels": "cluster",
+    "iter_cluster_pixels": "cluster",
+    "cluster_superpixel_means": "cluster",
+    "cluster_instances": "cluster",
 }
 
 __all__ = sorted(_EXPORTS)
