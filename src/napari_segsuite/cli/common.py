@@ -62,7 +62,9 @@ class DefaultsFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "%(default)" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        default = action.default
+        hidden = default is None or default is False or default is argparse.SUPPRESS  # identity: 0 is shown
+        if "%(default)" in text or hidden or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
 

@@ -7,13 +7,13 @@ import sys
 
 from napari_segsuite import __version__
 
-from . import demo, evaluate, export, grabcut, predict, superpixels, train, weightmap
+from . import cluster, demo, evaluate, export, grabcut, predict, superpixels, train, weightmap
 from .common import CLIError, Parser, one_line
 
 __all__ = ["main", "build_parser"]
 
 #: the verb modules, in the order ``segsuite --help`` lists them
-VERBS = (demo, evaluate, weightmap, grabcut, export, superpixels, train, predict)
+VERBS = (demo, evaluate, weightmap, grabcut, export, superpixels, cluster, train, predict)
 
 def build_parser() -> Parser:
     """The ``segsuite`` parser with every verb registered (each module's ``register(subparsers)``)."""

@@ -1,20 +1,20 @@
-"""``segsuite cluster`` through its command function (the verb is wired into cli.py by the lead)."""
+"""``segsuite cluster``: through a parser of its own and through ``segsuite``'s."""
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 import pytest
 
-from napari_segsuite._cli_cluster import register
+from napari_segsuite.cli.cluster import register
+from napari_segsuite.cli.common import Parser
 from napari_segsuite.cli import CLIError
 from napari_segsuite.core import cluster_pixels
 from napari_segsuite.core.io import read_image, write_tiff
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(prog="segsuite")
+    parser = Parser(prog="segsuite")  # the segsuite parser class: its help shows every default
     register(parser.add_subparsers(dest="command"))
     return parser.parse_args(argv)
 
@@ -69,7 +69,7 @@ def test_options_reach_the_core(rgb_file, tmp_path):
 
 
 def test_help_shows_defaults():
-    parser = argparse.ArgumentParser(prog="segsuite")
+    parser = Parser(prog="segsuite")  # the segsuite parser class: its help shows every default
     sub = register(parser.add_subparsers(dest="command"))
     text = sub.format_help()
     for option in ("--method", "--k", "--bandwidth", "--spatial-weight", "--seed", "--channel-axis", "--mask"):

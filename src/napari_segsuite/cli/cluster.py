@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .common import CLIError, add_channel_axis_argument, channel_axis_arg, refuse_overwriting_inputs
+
 __all__ = ["cmd_cluster", "register"]
 
 
@@ -20,42 +22,25 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("image", type=Path, help="image file (YX, ZYX, or colour YXC)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output label image (.tif)")
     p.add_argument("--method", choices=["kmeans", "gmm", "meanshift"], default="kmeans",
-                   help="clustering method (default: kmeans)")
-    p.add_argument("--k", type=int, default=3, help="number of clusters for kmeans and gmm (default: 3)")
+                   help="clustering method")
+    p.add_argument("--k", type=int, default=3, help="number of clusters for kmeans and gmm")
     p.add_argument("--bandwidth", type=float, default=None,
                    help="mean-shift kernel radius in intensity units (default: estimated from the image)")
     p.add_argument("--spatial-weight", type=float, default=0.0,
                    help="weight of pixel position; 0 = intensity only, 1 = crossing the image weighs one "
-                        "intensity standard deviation (default: 0)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the fit (default: 0)")
-    p.add_argument("--channel-axis", default="auto",
-                   help="axis of the colour channels, 'none' for gray, or 'auto': the last axis of a 3D image "
-                        "if it looks like channels (default: auto)")
+                        "intensity standard deviation")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the fit")
+    add_channel_axis_argument(p)
     p.add_argument("--mask", type=Path, default=None,
                    help="label/mask image; only its nonzero pixels are clustered (default: none, all pixels)")
     p.set_defaults(func=cmd_cluster)
     return p
 
 
-def _channel_axis(value: str, image):
-    from napari_segsuite.cli import CLIError
-    from napari_segsuite.core.layout import looks_channels_last
-
-    if value == "auto":
-        return -1 if image.ndim == 3 and looks_channels_last(image.shape) else None
-    if value.lower() == "none":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise CLIError(f"--channel-axis must be an integer, 'none' or 'auto', got {value!r}.") from None
-
-
 def cmd_cluster(args) -> int:
     """Run the ``cluster`` verb for parsed ``args``; returns the exit code."""
     import numpy as np
 
-    from napari_segsuite.cli import CLIError, refuse_overwriting_inputs
     from napari_segsuite.core.cluster import iter_cluster_pixels
     from napari_segsuite.core.io import read_image, write_tiff
     from napari_segsuite.core.labels import smallest_uint_dtype
@@ -65,7 +50,7 @@ def cmd_cluster(args) -> int:
     if args.output.suffix.lower() not in (".tif", ".tiff"):
         raise CLIError(f"the output must be a .tif file, got {args.output}.")
     image = read_image(args.image)
-    axis = _channel_axis(args.channel_axis, image)
+    axis = channel_axis_arg(args.channel_axis, image)
     mask = None
     if args.mask is not None:
         mask = np.asarray(read_image(args.mask)) != 0
