@@ -119,13 +119,13 @@ def open_checkpoint(path, kind: str | None = None) -> dict:
     if not zipfile.is_zipfile(path):
         head = path.read_bytes()[:2]
         if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):  # a bare/legacy pickle
-            raise ValueError(f"{path}: refused: an old-style pickled torch file (it holds Python objects, so "
+            raise ValueError(f"{path}: refused for safety: an old-style pickled torch file (it holds Python objects, so "
                              "loading it could run code). Only napari-segsuite checkpoints are accepted.")
         raise ValueError(f"{path}: not a readable model checkpoint (corrupt, truncated or not a torch file).")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise ValueError(f"{path}: refused: the file holds Python objects other than tensors and plain values, "
+        raise ValueError(f"{path}: refused for safety: the file holds Python objects other than tensors and plain values, "
                          "so loading it could run code. Only napari-segsuite checkpoints are accepted.") from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, AttributeError,
             TypeError) as exc:

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["SHARED_DEFAULTS", "UNET_DEFAULTS", "MASKRCNN_DEFAULTS", "check_training_params"]
+__all__ = ["SHARED_DEFAULTS", "UNET_DEFAULTS", "MASKRCNN_DEFAULTS", "UNET_PATCH_SIZE_CPU", "UNET_PATCH_SIZE_GPU",
+           "check_training_params"]
 
 SHARED_DEFAULTS = {"epochs": 30, "steps_per_epoch": 25, "val_fraction": 0.2, "time_limit": None, "seed": 0,
                    "device": "auto"}
 
-#: U-Net: ``patch_size`` None = 128 on a CPU, 256 on a GPU; ``base``/``depth`` None = by device.
+#: U-Net patch side when ``patch_size`` is None: by device
+UNET_PATCH_SIZE_CPU, UNET_PATCH_SIZE_GPU = 128, 256
+
+#: U-Net: ``patch_size`` None = by device (above); ``base``/``depth`` None = by device (``unet.model``).
 UNET_DEFAULTS = {**SHARED_DEFAULTS, "batch_size": 8, "learning_rate": 1e-3, "patch_size": None, "patience": 10,
                  "n_classes": 2, "base": None, "depth": None, "w0": 10.0, "sigma": 5.0, "min_size": 10}
 

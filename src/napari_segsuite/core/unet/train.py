@@ -10,6 +10,7 @@ import numpy as np
 
 from ..progress import run
 from ..training.defaults import UNET_DEFAULTS as D
+from ..training.defaults import UNET_PATCH_SIZE_CPU, UNET_PATCH_SIZE_GPU
 from ..training.defaults import check_training_params
 from ..weightmap import unet_weight_map
 from .augment import Augmenter
@@ -91,7 +92,7 @@ def iter_train_unet(data, *, epochs: int = D["epochs"], steps_per_epoch: int = D
         in_channels=config.get("in_channels") if start_ckpt is not None else None)
     config["in_channels"] = in_channels
     mult = 2 ** config["depth"]
-    patch = int(patch_size or (256 if dev.type == "cuda" else 128))
+    patch = int(patch_size or (UNET_PATCH_SIZE_GPU if dev.type == "cuda" else UNET_PATCH_SIZE_CPU))
     if patch % mult:
         raise ValueError(f"patch_size {patch} must be a multiple of {mult} (2**depth).")
 
