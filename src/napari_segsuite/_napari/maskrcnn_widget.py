@@ -41,7 +41,8 @@ class MaskRCNNWidget(Container):
         self.training = TrainingPairs(viewer, report=self.jobs.report)
         self.backbone = ComboBox(label="backbone", choices=["auto", "resnet18_slim", "resnet50_fpn_v2"], value="auto")
         self.epochs = SpinBox(label="epochs", value=MASKRCNN_DEFAULTS["epochs"], min=1, max=1000)
-        self.steps = SpinBox(label="steps per epoch", value=MASKRCNN_DEFAULTS["steps_per_epoch"], min=1, max=10000)
+        self.steps = SpinBox(label="steps per epoch", value=MASKRCNN_DEFAULTS["steps_per_epoch"], min=1,
+                             max=10000)
         self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
         self.save_to = FileEdit(label="save model to", mode="w", filter="*.pt")
         self.train_button = PushButton(text="Train")

@@ -34,12 +34,13 @@ class UNetWidget(Container):
         # --- training
         self.training = TrainingPairs(viewer, report=self.jobs.report)
         self.epochs = SpinBox(label="epochs", value=UNET_DEFAULTS["epochs"], min=1, max=10000)
-        self.steps = SpinBox(label="steps per epoch", value=UNET_DEFAULTS["steps_per_epoch"], min=1, max=100000)
+        self.steps = SpinBox(label="steps per epoch", value=UNET_DEFAULTS["steps_per_epoch"], min=1,
+                             max=100000)
         self.patch_size = ComboBox(label="patch size", choices=[64, 128, 256, 512],
                                    value=UNET_DEFAULTS["patch_size"] or UNET_PATCH_SIZE_CPU)
         self.model_size = ComboBox(label="model size", choices=list(_MODEL_SIZES), value="auto (by device)")
-        self.classes = ComboBox(label="classes", choices=[("2: background, cell", 2),
-                                                          ("3: + boundary", 3)], value=UNET_DEFAULTS["n_classes"])
+        self.classes = ComboBox(label="classes", choices=[("2: background, cell", 2), ("3: + boundary", 3)],
+                                value=UNET_DEFAULTS["n_classes"])
         self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
         self.autosave = FileEdit(label="save every epoch to", mode="w", filter="*.pt", value="")
         self.train_button = PushButton(text="Train")

@@ -21,7 +21,8 @@ def register(sub):
 
 def _add_training_run_args(p, d: dict, *, output_help: str, patch_help: str) -> None:
     """The options every ``train KIND`` shares (defaults ``d`` from core)."""
-    p.add_argument("dataset", type=Path, help="dataset folder (segsuite export or NAME.tif + NAME_masks.tif pairs)")
+    p.add_argument("dataset", type=Path,
+                   help="dataset folder (segsuite export or NAME.tif + NAME_masks.tif pairs)")
     p.add_argument("-o", "--output", type=Path, required=True, help=output_help)
     p.add_argument("--epochs", type=int, default=d["epochs"], help="training epochs (default %(default)s)")
     p.add_argument("--steps-per-epoch", type=int, default=d["steps_per_epoch"],
@@ -40,7 +41,8 @@ def _add_training_run_args(p, d: dict, *, output_help: str, patch_help: str) -> 
                    help="wall-clock limit: the epoch running when it passes ends there and training stops "
                         "(default: none)")
     p.add_argument("--seed", type=int, default=d["seed"], help="random seed (default %(default)s)")
-    p.add_argument("--device", default=d["device"], help="auto, cpu, cuda, cuda:N or mps (default %(default)s)")
+    p.add_argument("--device", default=d["device"],
+                   help="auto, cpu, cuda, cuda:N or mps (default %(default)s)")
     p.add_argument("--channel-axis", type=int, default=None,
                    help="channel axis of multichannel images (default: none, or the last axis when the image "
                         "has one more axis than its masks)")
@@ -84,13 +86,15 @@ def _add_train_maskrcnn(kinds):
     p = kinds.add_parser("maskrcnn", help="Mask R-CNN instances (torchvision)")
     _add_training_run_args(p, MASKRCNN_DEFAULTS, output_help="checkpoint to write (.pt), updated every epoch",
                            patch_help="training crop side, pixels (default %(default)s)")
-    p.add_argument("--crop-size", dest="patch_size", type=int, default=argparse.SUPPRESS, help="old name of --patch-size")
+    p.add_argument("--crop-size", dest="patch_size", type=int, default=argparse.SUPPRESS,
+                   help="old name of --patch-size")
     p.add_argument("--backbone", choices=("resnet18_slim", "resnet50_fpn_v2"), default=None,
                    help="default: resnet18_slim on CPU, resnet50_fpn_v2 on CUDA")
     p.add_argument("--width", type=int, default=None, help="resnet18_slim: channels of the first stage (32)")
     p.add_argument("--anchor-sizes", default=None, metavar="S1,...,S5",
                    help="anchor sizes in pixels, one per FPN level (default 8,16,32,64,128)")
-    p.add_argument("--image-scale", type=float, default=None, help="resize factor inside the model (default 1)")
+    p.add_argument("--image-scale", type=float, default=None,
+                   help="resize factor inside the model (default 1)")
     p.add_argument("--pretrained", action="store_true",
                    help="start from torchvision's COCO weights (resnet50_fpn_v2, RGB; downloads once)")
     p.set_defaults(func=_cmd_train_maskrcnn)
@@ -107,12 +111,14 @@ def _cmd_train_maskrcnn(args) -> int:
         try:
             config["anchor_sizes"] = [int(v) for v in args.anchor_sizes.split(",")]
         except ValueError:
-            raise CLIError(f"--anchor-sizes {args.anchor_sizes!r}: give five whole numbers, e.g. 8,16,32,64,128")
+            raise CLIError(f"--anchor-sizes {args.anchor_sizes!r}: give five whole numbers, "
+                           "e.g. 8,16,32,64,128")
     config = {k: v for k, v in config.items() if v is not None}
     if args.init is not None and config:
         raise CLIError("--init takes the model from the checkpoint: leave out --backbone, --width, "
                        "--anchor-sizes, --image-scale and --pretrained.")
-    return _run_training(iter_train_maskrcnn(args.dataset, config=config or None, **_shared(args)), args.output)
+    job = iter_train_maskrcnn(args.dataset, config=config or None, **_shared(args))
+    return _run_training(job, args.output)
 
 
 def _add_train_unet(kinds):
@@ -121,12 +127,15 @@ def _add_train_unet(kinds):
     p = kinds.add_parser("unet", help="U-Net with the border weight map (Ronneberger 2015)")
     _add_training_run_args(p, d, output_help="checkpoint to write (.pt), updated every epoch",
                            patch_help="training patch side, pixels (default: 128 on a CPU, 256 on a GPU)")
-    p.add_argument("--base", type=int, default=d["base"], help="channels of the first level (default 16 CPU, 64 GPU)")
+    p.add_argument("--base", type=int, default=d["base"],
+                   help="channels of the first level (default 16 CPU, 64 GPU)")
     p.add_argument("--depth", type=int, default=d["depth"], help="pooling steps (default 3 CPU, 4 GPU)")
     p.add_argument("--classes", type=int, choices=(2, 3), default=d["n_classes"],
                    help="2: background/cell, 3: + boundary (default %(default)s)")
-    p.add_argument("--w0", type=float, default=d["w0"], help="border weight, 0: no border term (default %(default)s)")
-    p.add_argument("--sigma", type=float, default=d["sigma"], help="border weight width, pixels (default %(default)s)")
+    p.add_argument("--w0", type=float, default=d["w0"],
+                   help="border weight, 0: no border term (default %(default)s)")
+    p.add_argument("--sigma", type=float, default=d["sigma"],
+                   help="border weight width, pixels (default %(default)s)")
     p.add_argument("--resume", type=Path, default=None, metavar="MODEL.pt",
                    help="continue the training stored in this checkpoint (not with --init)")
     p.set_defaults(func=_cmd_train_unet)

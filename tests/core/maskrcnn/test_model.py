@@ -130,7 +130,8 @@ def test_training_from_a_dataset_folder_with_classes_and_empty_masks(tmp_path):
     rgb = np.stack([image // 256] * 3, -1).astype(np.uint8)
     items = [("a", rgb, labels), ("b", rgb[::-1], labels[::-1]), ("blank", rgb * 0, labels * 0)]
     path = export_dataset(tmp_path / "ds", items)
-    ckpt = train_maskrcnn(path, config=TINY, epochs=1, steps_per_epoch=1, batch_size=2, patch_size=64, device="cpu")
+    ckpt = train_maskrcnn(path, config=TINY, epochs=1, steps_per_epoch=1, batch_size=2, patch_size=64,
+                          device="cpu")
     assert ckpt["config"]["in_channels"] == 3
     assert ckpt["history"]["validation"] == "held-out training items"
     # classes from a features table

@@ -1,5 +1,6 @@
 """The shared training loop on a fake model whose losses and validation scores are scripted: early stopping,
-the time limit, the per-epoch checkpoint (atomic, loadable, untouched by a cancel), the history, the events."""
+the time limit, the per-epoch checkpoint (atomic, loadable, untouched by a cancel), the history, the
+events."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def test_early_stopping_after_patience_epochs_without_improvement():
     assert float(ckpt["state_dict"]["w"]) == 6.0          # weights after epoch 3 = 6 steps
     assert ckpt["resume"] == {"epoch": 4, "best_score": 0.5, "bad_epochs": 2}
     ends = [e for e in events if e.info["epoch_end"]]
-    assert len(ends) == 4 and ends[-1].step == ends[-1].total == 12 and "stopped: patience" in ends[-1].message
+    assert len(ends) == 4 and ends[-1].step == ends[-1].total == 12
+    assert "stopped: patience" in ends[-1].message
     assert [e.step for e in events] == [1, 2, 2, 3, 4, 4, 5, 6, 6, 7, 8, 12]
 
 
@@ -103,8 +105,8 @@ def test_history_and_event_fields_without_validation():
     events, ckpt = drain(fake.loop(epochs=3, steps_per_epoch=2, metrics=("val_ap50", "val_iou"),
                                    validation=None))
     h = ckpt["history"]
-    assert set(h) == {"epoch", "loss", "val_ap50", "val_iou", "seconds", "best_epoch", "best_val_ap50", "stopped",
-                      "steps", "validation"}
+    assert set(h) == {"epoch", "loss", "val_ap50", "val_iou", "seconds", "best_epoch", "best_val_ap50",
+                      "stopped", "steps", "validation"}
     assert h["loss"] == [3.0, 2.0, 6.0] and h["epoch"] == [1, 2, 3] and h["steps"] == 6
     assert all(math.isnan(v) for v in h["val_ap50"] + h["val_iou"])
     assert h["best_epoch"] == 2 and h["best_val_ap50"] is None   # lowest loss ranks epochs without validation
@@ -171,6 +173,6 @@ def test_resume_continues_counters_and_history():
     assert ckpt["history"]["epoch"] == [1, 2, 3] and ckpt["history"]["val_ap50"] == [0.1, 0.2, 0.05]
     assert ckpt["history"]["best_epoch"] == 2 and float(ckpt["state_dict"]["w"]) == 2.0
     # a training that had already reached its epochs returns the stored best without stepping
-    _, again = drain(fake.loop(epochs=3, steps_per_epoch=1, start={**ckpt["resume"], "history": ckpt["history"],
-                                                                  "best_state": ckpt["state_dict"]}))
+    start = {**ckpt["resume"], "history": ckpt["history"], "best_state": ckpt["state_dict"]}
+    _, again = drain(fake.loop(epochs=3, steps_per_epoch=1, start=start))
     assert fake.steps == 3 and again["history"]["epoch"] == [1, 2, 3]

@@ -11,8 +11,8 @@ import pytest
 
 from napari_segsuite.core.training.defaults import MASKRCNN_DEFAULTS, UNET_DEFAULTS
 
-SHARED = ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "patch_size", "val_fraction", "patience",
-          "time_limit", "seed", "device")
+SHARED = ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "patch_size", "val_fraction",
+          "patience", "time_limit", "seed", "device")
 
 
 @pytest.mark.parametrize("module, func, defaults", [
@@ -58,8 +58,8 @@ def test_one_loader_for_every_kind(tmp_path):
     from napari_segsuite.core.training.checkpoint import open_checkpoint, write_checkpoint
     from napari_segsuite.core.unet import load_checkpoint
 
-    ck = {"format": "segsuite-model", "version": 1, "kind": "maskrcnn", "config": {"a": 1}, "normalization": {},
-          "state_dict": {"w": torch.arange(3.0)}, "history": {}}
+    ck = {"format": "segsuite-model", "version": 1, "kind": "maskrcnn", "config": {"a": 1},
+          "normalization": {}, "state_dict": {"w": torch.arange(3.0)}, "history": {}}
     path = write_checkpoint(tmp_path / "m.pt", ck)
     assert torch.equal(open_checkpoint(path)["state_dict"]["w"], torch.arange(3.0))
     assert load_maskrcnn_checkpoint(path)["config"] == {"a": 1}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..training.checkpoint import MODEL_FORMAT, MODEL_VERSION, check_checkpoint, open_checkpoint, write_checkpoint
+from ..training.checkpoint import (MODEL_FORMAT, MODEL_VERSION, check_checkpoint, open_checkpoint,
+                                   write_checkpoint)
 
 __all__ = ["save_maskrcnn_checkpoint", "load_maskrcnn_checkpoint", "model_from_checkpoint",
            "make_checkpoint", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "KIND"]

@@ -1,7 +1,8 @@
 """Training a Mask R-CNN on the user's instance labels (dataset folders or image/label pairs).
 
 The epochs, validation, early stopping, time limit, per-epoch checkpoint and history are the shared
-training loop's (:mod:`napari_segsuite.core.training`); this module supplies the Mask R-CNN's step and validation.
+training loop's (:mod:`napari_segsuite.core.training`); this module supplies the Mask R-CNN's step and
+validation.
 """
 
 from __future__ import annotations
@@ -142,18 +143,21 @@ def _model_config(config, init, channels, max_class, dev_type):
         overrides.setdefault("in_channels", channels)
         overrides.setdefault("num_classes", max_class + 1)
     if int(overrides["in_channels"]) != channels:
-        raise ValueError(f"the model is for {overrides['in_channels']} channel(s) but the images have {channels}.")
+        raise ValueError(f"the model is for {overrides['in_channels']} channel(s) but the images have "
+                         f"{channels}.")
     if int(overrides["num_classes"]) <= max_class:
         raise ValueError(f"num_classes={overrides['num_classes']} but the labels use class {max_class}.")
     return (dict(overrides) if start is not None else default_config(dev_type, **overrides)), start
 
 
-def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fraction"], config: dict | None = None,
+def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fraction"],
+                        config: dict | None = None,
                         epochs: int = D["epochs"], steps_per_epoch: int = D["steps_per_epoch"],
                         batch_size: int = D["batch_size"], patch_size: int = D["patch_size"],
                         learning_rate: float = D["learning_rate"], patience: int = D["patience"],
                         device=D["device"], channel_axis: int | None = None, checkpoint_path=None, init=None,
-                        time_limit: float | None = D["time_limit"], seed: int = D["seed"], save_half: bool = False):
+                        time_limit: float | None = D["time_limit"], seed: int = D["seed"],
+                        save_half: bool = False):
     """Generator form of :func:`train_maskrcnn`: yields :class:`Progress` per step and at every epoch's end,
     returns the checkpoint.
 

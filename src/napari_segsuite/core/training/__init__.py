@@ -1,4 +1,5 @@
-"""What every trainable model shares: the epoch loop, checkpoints, parameter defaults, the triton workaround."""
+"""What every trainable model shares: the epoch loop, checkpoints, parameter defaults and the triton
+workaround."""
 
 from .checkpoint import MODEL_FORMAT, MODEL_VERSION, open_checkpoint, write_checkpoint
 from .defaults import MASKRCNN_DEFAULTS, UNET_DEFAULTS

@@ -67,7 +67,8 @@ def check_checkpoint(data, source: str = "the checkpoint", kind: str | None = No
                          "entry); train one with `segsuite train` or a training widget.")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ValueError(f"{source}: checkpoint version {version!r} is not a version number this software knows.")
+        raise ValueError(f"{source}: checkpoint version {version!r} is not a version number this software "
+                         "knows.")
     if version > MODEL_VERSION:
         raise ValueError(f"{source}: checkpoint version {version} is newer than this software reads; "
                          "update napari-segsuite.")
@@ -78,8 +79,9 @@ def check_checkpoint(data, source: str = "the checkpoint", kind: str | None = No
         if not isinstance(data[key], dict):
             raise ValueError(f"{source}: the checkpoint's {key!r} entry is not a table.")
     if kind is not None and data["kind"] != kind:
-        raise ValueError(f"{source}: this is a {data['kind']!r} model, not a {KIND_NAMES.get(kind, repr(kind))} "
-                         f"model; use the {data['kind']} tools (or `segsuite predict`, which reads the kind).")
+        want = KIND_NAMES.get(kind, repr(kind))
+        raise ValueError(f"{source}: this is a {data['kind']!r} model, not a {want} model; use the "
+                         f"{data['kind']} tools (or `segsuite predict`, which reads the kind).")
     return data
 
 
@@ -119,14 +121,16 @@ def open_checkpoint(path, kind: str | None = None) -> dict:
     if not zipfile.is_zipfile(path):
         head = path.read_bytes()[:2]
         if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):  # a bare/legacy pickle
-            raise ValueError(f"{path}: refused for safety: an old-style pickled torch file (it holds Python objects, so "
-                             "loading it could run code). Only napari-segsuite checkpoints are accepted.")
+            raise ValueError(f"{path}: refused for safety: an old-style pickled torch file (it holds Python "
+                             "objects, so loading it could run code). Only napari-segsuite checkpoints are "
+                             "accepted.")
         raise ValueError(f"{path}: not a readable model checkpoint (corrupt, truncated or not a torch file).")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise ValueError(f"{path}: refused for safety: the file holds Python objects other than tensors and plain values, "
-                         "so loading it could run code. Only napari-segsuite checkpoints are accepted.") from exc
+        raise ValueError(f"{path}: refused for safety: the file holds Python objects other than tensors and "
+                         "plain values, so loading it could run code. Only napari-segsuite checkpoints are "
+                         "accepted.") from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, AttributeError,
             TypeError) as exc:
         raise ValueError(f"{path}: not a readable model checkpoint (corrupt or not a torch file: "

@@ -3,14 +3,16 @@ the checks every trainer applies to the parameters they share.
 
 Both trainers take the same names for the same things: ``epochs``, ``steps_per_epoch``, ``batch_size``,
 ``learning_rate``, ``patch_size``, ``val_fraction`` / ``val_data``, ``patience``, ``time_limit`` (wall-clock
-seconds in core; the CLI takes minutes), ``seed``, ``device``, ``init``, ``checkpoint_path``, ``channel_axis``.
+seconds in core; the CLI takes minutes), ``seed``, ``device``, ``init``, ``checkpoint_path``,
+``channel_axis``.
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["SHARED_DEFAULTS", "UNET_DEFAULTS", "MASKRCNN_DEFAULTS", "UNET_PATCH_SIZE_CPU", "UNET_PATCH_SIZE_GPU",
+__all__ = ["SHARED_DEFAULTS", "UNET_DEFAULTS", "MASKRCNN_DEFAULTS", "UNET_PATCH_SIZE_CPU",
+           "UNET_PATCH_SIZE_GPU",
            "check_training_params"]
 
 SHARED_DEFAULTS = {"epochs": 30, "steps_per_epoch": 25, "val_fraction": 0.2, "time_limit": None, "seed": 0,
@@ -20,11 +22,13 @@ SHARED_DEFAULTS = {"epochs": 30, "steps_per_epoch": 25, "val_fraction": 0.2, "ti
 UNET_PATCH_SIZE_CPU, UNET_PATCH_SIZE_GPU = 128, 256
 
 #: U-Net: ``patch_size`` None = by device (above); ``base``/``depth`` None = by device (``unet.model``).
-UNET_DEFAULTS = {**SHARED_DEFAULTS, "batch_size": 8, "learning_rate": 1e-3, "patch_size": None, "patience": 10,
+UNET_DEFAULTS = {**SHARED_DEFAULTS, "batch_size": 8, "learning_rate": 1e-3, "patch_size": None,
+                 "patience": 10,
                  "n_classes": 2, "base": None, "depth": None, "w0": 10.0, "sigma": 5.0, "min_size": 10}
 
 #: Mask R-CNN: no early stopping by default (``patience`` 0), as before the loops were shared.
-MASKRCNN_DEFAULTS = {**SHARED_DEFAULTS, "batch_size": 4, "learning_rate": 2e-3, "patch_size": 128, "patience": 0}
+MASKRCNN_DEFAULTS = {**SHARED_DEFAULTS, "batch_size": 4, "learning_rate": 2e-3, "patch_size": 128,
+                     "patience": 0}
 
 
 def check_training_params(*, epochs, steps_per_epoch, batch_size, learning_rate, patience, time_limit,

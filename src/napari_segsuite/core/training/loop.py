@@ -79,7 +79,8 @@ def _fmt(value) -> str:
 def iter_training_loop(*, train_step: Callable[[], float], validate: Callable[[], dict | None],
                        snapshot: Callable[[], dict], build_checkpoint: Callable[[dict, dict, dict], dict],
                        epochs: int, steps_per_epoch: int, patience: int = 0, time_limit: float | None = None,
-                       checkpoint_path=None, metrics: Iterable[str] = ("val_ap50",), validation: str | None = None,
+                       checkpoint_path=None, metrics: Iterable[str] = ("val_ap50",),
+                       validation: str | None = None,
                        start: dict | None = None):
     """Run ``epochs`` x ``steps_per_epoch`` training steps; yield :class:`Progress`; return the checkpoint.
 
@@ -141,7 +142,8 @@ def iter_training_loop(*, train_step: Callable[[], float], validate: Callable[[]
     best_score = float(start.get("best_score", -math.inf))
     bad_epochs = int(start.get("bad_epochs", 0))
     best_state = start.get("best_state")
-    latest = {m: (history[m][-1] if history[m] and history[m][-1] == history[m][-1] else None) for m in metrics}
+    latest = {m: (history[m][-1] if history[m] and history[m][-1] == history[m][-1] else None)
+              for m in metrics}
     total = epochs * steps_per_epoch
     t0 = time.perf_counter()
     result = None
@@ -153,7 +155,8 @@ def iter_training_loop(*, train_step: Callable[[], float], validate: Callable[[]
             losses.append(float(train_step()))
             history["steps"] += 1
             mean = sum(losses) / len(losses)
-            yield Progress(epoch * steps_per_epoch + step + 1, total, f"epoch {epoch + 1}/{epochs}  loss {mean:.4f}",
+            yield Progress(epoch * steps_per_epoch + step + 1, total,
+                           f"epoch {epoch + 1}/{epochs}  loss {mean:.4f}",
                            {"epoch": epoch + 1, "loss": mean, "epoch_end": False, **latest})
             if time_limit is not None and time.perf_counter() - t0 >= time_limit:
                 out_of_time = True
@@ -199,6 +202,7 @@ def iter_training_loop(*, train_step: Callable[[], float], validate: Callable[[]
     if result is None:
         if best_state is None:  # nothing trained (a resumed training that had already finished)
             best_state = snapshot()
-        loop_state = {"epoch": max(first, len(history["loss"])), "best_score": best_score, "bad_epochs": bad_epochs}
+        loop_state = {"epoch": max(first, len(history["loss"])), "best_score": best_score,
+                      "bad_epochs": bad_epochs}
         result = build_checkpoint(best_state, _copy(history), loop_state)
     return result

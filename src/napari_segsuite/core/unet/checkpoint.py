@@ -38,8 +38,8 @@ def save_checkpoint(path, *, kind: str, config: dict, normalization: dict, state
         ``path``. An interrupted save leaves any previous file under ``path`` intact.
     """
     data = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "kind": str(kind), "config": dict(config),
-            "normalization": dict(normalization), "state_dict": dict(state_dict), "history": dict(history or {}),
-            **extra}
+            "normalization": dict(normalization), "state_dict": dict(state_dict),
+            "history": dict(history or {}), **extra}
     return write_checkpoint(path, data)
 
 

@@ -15,7 +15,8 @@ from ..training.defaults import check_training_params
 from ..weightmap import unet_weight_map
 from .augment import Augmenter
 from .data import DEFAULT_NORMALIZATION
-from .training_items import class_targets, prepare_training_items, separate_touching, split_items, validate_unet
+from .training_items import (class_targets, prepare_training_items, separate_touching, split_items,
+                             validate_unet)
 
 __all__ = ["iter_train_unet", "train_unet", "prepare_training_items", "class_targets", "separate_touching"]
 
@@ -25,12 +26,14 @@ def _start_from(resume, init):
     from .checkpoint import load_checkpoint
 
     if resume is not None and init is not None:
-        raise ValueError("give either resume (continue a training) or init (fine-tune from weights), not both.")
+        raise ValueError("give either resume (continue a training) or init (fine-tune from weights), "
+                         "not both.")
     if resume is None and init is None:
         return None
     ckpt = load_checkpoint(resume if resume is not None else init, kind="unet")
     if resume is not None and "resume" not in ckpt:
-        raise ValueError("this checkpoint has no training state to resume from; fine-tune it with init= instead.")
+        raise ValueError("this checkpoint has no training state to resume from; fine-tune it with init= "
+                         "instead.")
     return ckpt
 
 
@@ -50,8 +53,9 @@ def _load_optimizer_state(optimizer, params, state, device) -> None:
 
 def iter_train_unet(data, *, epochs: int = D["epochs"], steps_per_epoch: int = D["steps_per_epoch"],
                     batch_size: int = D["batch_size"], patch_size: int | None = D["patch_size"],
-                    n_classes: int = D["n_classes"], base: int | None = D["base"], depth: int | None = D["depth"],
-                    batch_norm: bool = True, upsample: str = "transpose", learning_rate: float = D["learning_rate"],
+                    n_classes: int = D["n_classes"], base: int | None = D["base"],
+                    depth: int | None = D["depth"], batch_norm: bool = True, upsample: str = "transpose",
+                    learning_rate: float = D["learning_rate"],
                     w0: float = D["w0"], sigma: float = D["sigma"], class_weights="balanced",
                     val_fraction: float = D["val_fraction"], val_data=None, patience: int = D["patience"],
                     seed: int = D["seed"], device=D["device"], checkpoint_path=None, resume=None, init=None,
@@ -74,7 +78,8 @@ def iter_train_unet(data, *, epochs: int = D["epochs"], steps_per_epoch: int = D
                           learning_rate=learning_rate, patience=patience, time_limit=time_limit,
                           val_fraction=val_fraction)
     if patch_size is not None and (not float(patch_size).is_integer() or patch_size < 1):
-        raise ValueError(f"patch_size must be a positive whole number of pixels (None: default), got {patch_size!r}.")
+        raise ValueError(f"patch_size must be a positive whole number of pixels (None: default), "
+                         f"got {patch_size!r}.")
     if min_size < 0:
         raise ValueError(f"min_size must be >= 0 pixels, got {min_size!r}.")
     start_ckpt = _start_from(resume, init)
@@ -100,14 +105,15 @@ def iter_train_unet(data, *, epochs: int = D["epochs"], steps_per_epoch: int = D
     torch.manual_seed(seed)
     if val_data is not None:
         train_items, note = items, "validation data"
-        val_items, _ = prepare_training_items(val_data, channel_axis=channel_axis, normalization=normalization,
-                                              in_channels=in_channels)
+        val_items, _ = prepare_training_items(val_data, channel_axis=channel_axis,
+                                              normalization=normalization, in_channels=in_channels)
     else:
         train_items, val_items, note = split_items(items, val_fraction, rng)
     prepared = []
     for _, img, lab in train_items:
         separated = separate_touching(lab)
-        weights = unet_weight_map(separated, w0=w0, sigma=sigma, class_weights=class_weights).astype(np.float32)
+        weights = unet_weight_map(separated, w0=w0, sigma=sigma, class_weights=class_weights)
+        weights = weights.astype(np.float32)
         prepared.append((img, separated if n_classes == 2 else lab, weights))
     augmenter = Augmenter(patch) if augment else Augmenter(patch, flips=False, rot90=False, elastic=0,
                                                              intensity=0, noise=0)
@@ -129,7 +135,8 @@ def iter_train_unet(data, *, epochs: int = D["epochs"], steps_per_epoch: int = D
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
     training = dict(patch_size=patch, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
                     learning_rate=learning_rate, w0=w0, sigma=sigma,
-                    class_weights=class_weights if isinstance(class_weights, (str, type(None))) else list(class_weights),
+                    class_weights=(class_weights if isinstance(class_weights, (str, type(None)))
+                                   else list(class_weights)),
                     val_fraction=val_fraction, seed=seed, min_size=min_size)
     net.train()
 
@@ -152,10 +159,14 @@ def iter_train_unet(data, *, epochs: int = D["epochs"], steps_per_epoch: int = D
         return {"format": MODEL_FORMAT, "version": MODEL_VERSION, "kind": "unet", "config": dict(config),
                 "normalization": dict(normalization), "state_dict": best_state, "history": history,
                 "training": dict(training),
-                "resume": {**loop_state, "state_dict": snapshot(), "optimizer": to_cpu(optimizer.state_dict())}}
+                "resume": {**loop_state, "state_dict": snapshot(),
+                           "optimizer": to_cpu(optimizer.state_dict())}}
+
+    def validate():
+        return validate_unet(net, val_items, dev, min_size) if val_items else None
 
     result = yield from iter_training_loop(
-        train_step=train_step, validate=lambda: validate_unet(net, val_items, dev, min_size) if val_items else None,
+        train_step=train_step, validate=validate,
         snapshot=snapshot, build_checkpoint=build_checkpoint, epochs=epochs, steps_per_epoch=steps_per_epoch,
         patience=patience, time_limit=time_limit, checkpoint_path=checkpoint_path,
         metrics=("val_ap50", "val_iou"), validation=note, start=start)
@@ -222,7 +233,9 @@ def train_unet(data, **kwargs) -> dict:
     Returns
     -------
     dict
-        The checkpoint (best weights; ``history`` as in :func:`~napari_segsuite.core.training.loop.new_history`) in the format of :func:`~.checkpoint.save_checkpoint`; pass it to
+        The checkpoint (best weights; ``history`` as in
+        :func:`~napari_segsuite.core.training.loop.new_history`) in the format of
+        :func:`~.checkpoint.save_checkpoint`; pass it to
         :func:`~.infer.predict_unet` or save it.
 
     Raises
