@@ -72,16 +72,16 @@ def check_checkpoint(data, source: str = "the checkpoint", kind: str | None = No
     if version > MODEL_VERSION:
         raise ValueError(f"{source}: checkpoint version {version} is newer than this software reads; "
                          "update napari-segsuite.")
+    if kind is not None and "kind" in data and data["kind"] != kind:  # the kind first: the most useful answer
+        want = KIND_NAMES.get(kind, repr(kind))
+        raise ValueError(f"{source}: this is a {data['kind']!r} model, not a {want} model; use the "
+                         f"{data['kind']} tools (or `segsuite predict`, which reads the kind).")
     for key in ("kind", "config", "normalization", "state_dict"):
         if key not in data:
             raise ValueError(f"{source}: incomplete checkpoint (no {key!r} entry).")
     for key in ("config", "state_dict"):
         if not isinstance(data[key], dict):
             raise ValueError(f"{source}: the checkpoint's {key!r} entry is not a table.")
-    if kind is not None and data["kind"] != kind:
-        want = KIND_NAMES.get(kind, repr(kind))
-        raise ValueError(f"{source}: this is a {data['kind']!r} model, not a {want} model; use the "
-                         f"{data['kind']} tools (or `segsuite predict`, which reads the kind).")
     return data
 
 
