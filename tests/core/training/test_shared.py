@@ -68,8 +68,9 @@ def test_one_loader_for_every_kind(tmp_path):
     with pytest.raises(ValueError, match="newer"):
         write_checkpoint(tmp_path / "n.pt", {**ck, "version": 2})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
-    other = tmp_path / "other.pt"                                  # another kind is named before what it lacks
-    torch.save({"format": "segsuite-model", "version": 1, "kind": "unet", "config": {}, "state_dict": {}}, other)
+    other = tmp_path / "other.pt"                  # another kind is named before what it lacks
+    torch.save({"format": "segsuite-model", "version": 1, "kind": "unet", "config": {}, "state_dict": {}},
+               other)
     with pytest.raises(ValueError, match="'unet' model, not a Mask R-CNN"):
         load_maskrcnn_checkpoint(other)
 
