@@ -46,7 +46,7 @@ def main(argv=None) -> int:
             print(f"{time.perf_counter() - t0:6.0f} s  {event.message}", flush=True)
 
     ckpt = run(iter_train_unet([(image, labels)], epochs=args.epochs, device="cpu", seed=0,
-                               time_limit=args.minutes * 60, checkpoint=args.state, resume=args.resume),
+                               time_limit=args.minutes * 60, checkpoint_path=args.state, resume=args.resume),
                progress=report)
     minutes = (time.perf_counter() - t0) / 60
     ckpt.pop("resume", None)

@@ -171,8 +171,8 @@ def test_maskrcnn_training_refuses_a_crop_too_small_for_batch_norm(tmp_path):
     from napari_segsuite.core.maskrcnn.train import iter_train_maskrcnn
 
     # torch's own message was "Expected more than 1 value per channel when training", after loading the data
-    with pytest.raises(ValueError, match="crop_size 32 with batch_size 1"):
-        next(iter_train_maskrcnn(tmp_path / "no_data_needed", crop_size=32, batch_size=1, device="cpu"))
+    with pytest.raises(ValueError, match="patch_size 32 with batch_size 1"):
+        next(iter_train_maskrcnn(tmp_path / "no_data_needed", patch_size=32, batch_size=1, device="cpu"))
 
 
 def test_ome_and_imagej_channel_axes_are_read_channels_last(tmp_path):

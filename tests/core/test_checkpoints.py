@@ -42,6 +42,7 @@ def _loaders():
         ("unet", "napari_segsuite.core.unet.checkpoint", "load_checkpoint", {"kind": None}),
         ("maskrcnn", "napari_segsuite.core.maskrcnn.checkpoint", "load_maskrcnn_checkpoint", {}),
         ("any", "napari_segsuite.core.checkpoint", "load_checkpoint", {"kind": None}),
+        ("shared", "napari_segsuite.core.training.checkpoint", "open_checkpoint", {}),
     ]
     for name, module, func, kwargs in candidates:
         try:
@@ -49,7 +50,7 @@ def _loaders():
         except (ImportError, AttributeError):
             continue
         load = lambda p, f=f, kw=kwargs: f(p, **kw)  # noqa: E731
-        found.append(pytest.param((load, "unet" if name == "any" else name), id=name))
+        found.append(pytest.param((load, "unet" if name in ("any", "shared") else name), id=name))
     return found or [pytest.param(None, marks=pytest.mark.skip(reason="no checkpoint loader in this build"))]
 
 

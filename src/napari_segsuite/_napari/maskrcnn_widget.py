@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
 
+from napari_segsuite.core.training.defaults import MASKRCNN_DEFAULTS
+
 from ._jobs import JobControls
 from ._layers import layer_in_viewer, layers_of_type, prediction_input, reset_layer_choices
 from .training_pairs import TrainingPairs
@@ -15,27 +17,6 @@ if TYPE_CHECKING:
     import napari
 
 __all__ = ["MaskRCNNWidget"]
-
-
-def _import_torchvision_on_main_thread() -> None:
-    """Import torchvision on the main thread, keeping triton out of the napari process.
-
-    torchvision imports ``torch._dynamo``, which imports triton if it is installed. Inside napari (a GL
-    context, e.g. Mesa's LLVM-based llvmpipe) importing triton's bundled LLVM segfaults. Triton serves only
-    ``torch.compile``, which this plugin does not use, so torch is told it is absent while torchvision loads.
-    """
-    import sys
-
-    if "torchvision.ops" in sys.modules:
-        return
-    blocked = "triton" not in sys.modules
-    if blocked:
-        sys.modules["triton"] = None  # makes `import triton` raise ImportError
-    try:
-        import torchvision.models.detection  # noqa: F401
-    finally:
-        if blocked and sys.modules.get("triton", 0) is None:
-            del sys.modules["triton"]
 
 
 class MaskRCNNWidget(Container):
@@ -59,8 +40,9 @@ class MaskRCNNWidget(Container):
         # training
         self.training = TrainingPairs(viewer, report=self.jobs.report)
         self.backbone = ComboBox(label="backbone", choices=["auto", "resnet18_slim", "resnet50_fpn_v2"], value="auto")
-        self.epochs = SpinBox(label="epochs", value=30, min=1, max=1000)
-        self.steps = SpinBox(label="steps per epoch", value=25, min=1, max=10000)
+        self.epochs = SpinBox(label="epochs", value=MASKRCNN_DEFAULTS["epochs"], min=1, max=1000)
+        self.steps = SpinBox(label="steps per epoch", value=MASKRCNN_DEFAULTS["steps_per_epoch"], min=1,
+                             max=10000)
         self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
         self.save_to = FileEdit(label="save model to", mode="w", filter="*.pt")
         self.train_button = PushButton(text="Train")
@@ -145,6 +127,7 @@ class MaskRCNNWidget(Container):
     def train(self, *_):
         """Train in a worker; returns the worker (None if the input is invalid)."""
         from napari_segsuite.core.maskrcnn.train import iter_train_maskrcnn
+        from napari_segsuite.core.training.triton import load_torch_without_triton
 
         try:
             data, channel_axis = self.training.training_data(with_features=True)
@@ -156,7 +139,7 @@ class MaskRCNNWidget(Container):
             self._error(exc)
             return None
         config = {} if self.backbone.value == "auto" else {"backbone": self.backbone.value}
-        _import_torchvision_on_main_thread()
+        load_torch_without_triton(torchvision=True)  # on the main thread: see core.training.triton
 
         def done(checkpoint):
             self.set_checkpoint(checkpoint, "trained" + (f" -> {save_path.name}" if save_path else ""))
@@ -175,6 +158,7 @@ class MaskRCNNWidget(Container):
     def predict(self, *_):
         """Predict on the chosen image in a worker; adds a Labels layer. Returns the worker (or None)."""
         from napari_segsuite.core.maskrcnn import iter_predict_maskrcnn
+        from napari_segsuite.core.training.triton import load_torch_without_triton
 
         layer = self.image.value
         try:
@@ -184,7 +168,7 @@ class MaskRCNNWidget(Container):
         except ValueError as exc:
             self._error(exc)
             return None
-        _import_torchvision_on_main_thread()
+        load_torch_without_triton(torchvision=True)  # on the main thread: see core.training.triton
 
         def done(result):
             labels, table = result

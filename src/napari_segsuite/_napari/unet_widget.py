@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox
 
+from napari_segsuite.core.training.defaults import UNET_DEFAULTS, UNET_PATCH_SIZE_CPU
+
 from ._jobs import JobControls
 from ._layers import layers_of_type, prediction_input, reset_layer_choices
 from .training_pairs import TrainingPairs
@@ -31,12 +33,14 @@ class UNetWidget(Container):
         self.jobs = JobControls("load a model or train one")
         # --- training
         self.training = TrainingPairs(viewer, report=self.jobs.report)
-        self.epochs = SpinBox(label="epochs", value=30, min=1, max=10000)
-        self.steps = SpinBox(label="steps per epoch", value=25, min=1, max=100000)
-        self.patch_size = ComboBox(label="patch size", choices=[64, 128, 256, 512], value=128)
+        self.epochs = SpinBox(label="epochs", value=UNET_DEFAULTS["epochs"], min=1, max=10000)
+        self.steps = SpinBox(label="steps per epoch", value=UNET_DEFAULTS["steps_per_epoch"], min=1,
+                             max=100000)
+        self.patch_size = ComboBox(label="patch size", choices=[64, 128, 256, 512],
+                                   value=UNET_DEFAULTS["patch_size"] or UNET_PATCH_SIZE_CPU)
         self.model_size = ComboBox(label="model size", choices=list(_MODEL_SIZES), value="auto (by device)")
-        self.classes = ComboBox(label="classes", choices=[("2: background, cell", 2),
-                                                          ("3: + boundary", 3)], value=2)
+        self.classes = ComboBox(label="classes", choices=[("2: background, cell", 2), ("3: + boundary", 3)],
+                                value=UNET_DEFAULTS["n_classes"])
         self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
         self.autosave = FileEdit(label="save every epoch to", mode="w", filter="*.pt", value="")
         self.train_button = PushButton(text="Train")
@@ -101,6 +105,7 @@ class UNetWidget(Container):
     # ----------------------------------------------------------------- actions
     def train(self, *_):
         """Start training in a worker; returns the worker (None if the input is invalid)."""
+        from napari_segsuite.core.training.triton import load_torch_without_triton
         from napari_segsuite.core.unet.train import iter_train_unet
 
         try:
@@ -111,12 +116,14 @@ class UNetWidget(Container):
         base, depth = _MODEL_SIZES[self.model_size.value]
         autosave = str(self.autosave.value)
         checkpoint = autosave if autosave not in ("", ".") and not Path(autosave).is_dir() else None
+        load_torch_without_triton()  # on the main thread, before the worker's first optimizer step
 
         def yielded(event):
             info = event.info
             if info.get("epoch_end"):
-                self.readout.value = (f"epoch {info['epoch']}: loss {info['loss']:.4f}, val IoU {info['val_iou']:.3f}, "
-                                      f"val AP@0.5 {info['val_ap50']:.3f}")
+                val = (f", val IoU {info['val_iou']:.3f}, val AP@0.5 {info['val_ap50']:.3f}"
+                       if info.get("val_ap50") is not None else ", no validation")
+                self.readout.value = f"epoch {info['epoch']}: loss {info['loss']:.4f}{val}"
 
         def returned(ckpt):
             self._set_model(ckpt, "trained")
@@ -124,7 +131,7 @@ class UNetWidget(Container):
         return self.jobs.start(iter_train_unet, data, epochs=int(self.epochs.value),
                                steps_per_epoch=int(self.steps.value), patch_size=int(self.patch_size.value),
                                base=base, depth=depth, n_classes=int(self.classes.value), device=self.device.value,
-                               channel_axis=channel_axis, checkpoint=checkpoint,
+                               channel_axis=channel_axis, checkpoint_path=checkpoint,
                                on_yielded=yielded, on_returned=returned)
 
     def predict(self, *_):

@@ -78,9 +78,9 @@ def _cmd_predict(args) -> int:
     from napari_segsuite.core.labels import smallest_uint_dtype
     from napari_segsuite.core.predict import iter_predict_checkpoint
     from napari_segsuite.core.progress import run, terminal_progress
-    from napari_segsuite.core.unet.checkpoint import load_checkpoint
+    from napari_segsuite.core.training.checkpoint import open_checkpoint
 
-    ckpt = load_checkpoint(args.model, kind=None)
+    ckpt = open_checkpoint(args.model)
     files = _predict_inputs(args.inputs)
     outputs = _predict_outputs(args.inputs, files, args.output)
     refuse_overwriting_inputs(files, [p for out in outputs.values() for p in (out, _prob_path(out))])

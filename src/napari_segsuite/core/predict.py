@@ -16,9 +16,9 @@ BACKENDS = {
 
 def iter_predict_checkpoint(path, image, **kwargs):
     """Generator form of :func:`predict_checkpoint`."""
-    from .unet.checkpoint import load_checkpoint
+    from .training.checkpoint import open_checkpoint
 
-    ckpt = load_checkpoint(path, kind=None)
+    ckpt = open_checkpoint(path)
     kind = ckpt["kind"]
     if kind not in BACKENDS:
         raise ValueError(f"{path}: unknown model kind {kind!r}; this version knows {', '.join(BACKENDS)}.")

@@ -102,7 +102,7 @@ def test_training_yields_progress_and_returns_a_usable_checkpoint(tmp_path):
     image, labels = _tiny_data()
     events = []
     gen = iter_train_maskrcnn([(image, labels)], config=TINY, epochs=2, steps_per_epoch=2, batch_size=1,
-                              crop_size=64, device="cpu", checkpoint_path=tmp_path / "m.pt")
+                              patch_size=64, device="cpu", checkpoint_path=tmp_path / "m.pt")
     while True:
         try:
             events.append(next(gen))
@@ -110,7 +110,7 @@ def test_training_yields_progress_and_returns_a_usable_checkpoint(tmp_path):
             ckpt = stop.value
             break
     assert [e.step for e in events] == [1, 2, 2, 3, 4, 4] and events[-1].total == 4
-    assert all(set(e.info) == {"epoch", "loss", "val_ap50"} for e in events)
+    assert all(set(e.info) == {"epoch", "loss", "val_ap50", "epoch_end"} for e in events)
     assert events[0].info["val_ap50"] is None and 0.0 <= events[-1].info["val_ap50"] <= 1.0
     assert ckpt["kind"] == "maskrcnn" and ckpt["history"]["epoch"] == [1, 2]
     assert ckpt["config"]["in_channels"] == 1 and ckpt["config"]["num_classes"] == 2
@@ -130,13 +130,14 @@ def test_training_from_a_dataset_folder_with_classes_and_empty_masks(tmp_path):
     rgb = np.stack([image // 256] * 3, -1).astype(np.uint8)
     items = [("a", rgb, labels), ("b", rgb[::-1], labels[::-1]), ("blank", rgb * 0, labels * 0)]
     path = export_dataset(tmp_path / "ds", items)
-    ckpt = train_maskrcnn(path, config=TINY, epochs=1, steps_per_epoch=1, batch_size=2, crop_size=64, device="cpu")
+    ckpt = train_maskrcnn(path, config=TINY, epochs=1, steps_per_epoch=1, batch_size=2, patch_size=64,
+                          device="cpu")
     assert ckpt["config"]["in_channels"] == 3
     assert ckpt["history"]["validation"] == "held-out training items"
     # classes from a features table
     feats = {"index": np.arange(labels.max() + 1), "class": np.r_[0, (np.arange(labels.max()) % 3) + 1]}
     ckpt3 = train_maskrcnn([(image, labels, feats)], config=TINY, epochs=1, steps_per_epoch=1, batch_size=1,
-                           crop_size=64, device="cpu")
+                           patch_size=64, device="cpu")
     assert ckpt3["config"]["num_classes"] == 4
     assert model_from_checkpoint(ckpt3).roi_heads.box_predictor.cls_score.out_features == 4
 

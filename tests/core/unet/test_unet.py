@@ -41,7 +41,8 @@ def one_thread():
 def trained(tmp_path_factory):
     """A tiny U-Net overfitted on the discs image, saved to a file."""
     img, lab = discs()
-    ckpt = train_unet([(img, lab)], epochs=1, steps_per_epoch=20, lr=3e-3, augment=False, val_fraction=0,
+    ckpt = train_unet([(img, lab)], epochs=1, steps_per_epoch=20, learning_rate=3e-3, augment=False,
+                      val_fraction=0,
                       seed=0, **TINY)
     path = tmp_path_factory.mktemp("unet") / "discs.pt"
     save_checkpoint(path, kind="unet", **{k: ckpt[k] for k in ("config", "normalization", "state_dict", "history")})
@@ -167,7 +168,8 @@ def test_three_class_variant_trains_and_predicts():
 def test_validation_readout_and_early_stopping():
     img, lab = discs(shape=(96, 64), centers=((14, 14), (14, 46), (46, 20), (44, 48), (80, 30)))
     events = []
-    ckpt = run(iter_train_unet([(img, lab)], epochs=5, steps_per_epoch=1, patience=1, lr=1e-6, seed=0, **TINY),
+    ckpt = run(iter_train_unet([(img, lab)], epochs=5, steps_per_epoch=1, patience=1, learning_rate=1e-6, seed=0,
+                               **TINY),
                progress=events.append)
     ends = [e for e in events if e.info.get("epoch_end")]
     assert set(ends[0].info) >= {"epoch", "loss", "val_iou", "val_ap50"}
@@ -186,7 +188,8 @@ def test_seed_makes_training_reproducible():
 def test_cancel_mid_epoch_keeps_last_checkpoint_and_resume(tmp_path):
     img, lab = discs()
     path = tmp_path / "model.pt"
-    gen = iter_train_unet([(img, lab)], epochs=3, steps_per_epoch=3, val_fraction=0, checkpoint=path, seed=0, **TINY)
+    gen = iter_train_unet([(img, lab)], epochs=3, steps_per_epoch=3, val_fraction=0, checkpoint_path=path, seed=0,
+                          **TINY)
     for event in gen:
         if event.info["epoch"] == 2 and not event.info.get("epoch_end") and event.step == 4:
             break  # cancelled in the middle of epoch 2
@@ -197,7 +200,7 @@ def test_cancel_mid_epoch_keeps_last_checkpoint_and_resume(tmp_path):
     ckpt = load_checkpoint(path)
     assert ckpt["resume"]["epoch"] == 1 and len(ckpt["history"]["loss"]) == 1
     resumed = train_unet([(img, lab)], resume=path, epochs=2, steps_per_epoch=3, val_fraction=0, seed=0,
-                         device="cpu", checkpoint=path)
+                         device="cpu", checkpoint_path=path)
     assert len(resumed["history"]["loss"]) == 2 and load_checkpoint(path)["resume"]["epoch"] == 2
 
 

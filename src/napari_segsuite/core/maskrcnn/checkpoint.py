@@ -1,4 +1,4 @@
-"""Mask R-CNN checkpoints in the project's format (DESIGN.md), written atomically, loaded safely.
+"""Mask R-CNN checkpoints in the project's one format (:mod:`napari_segsuite.core.training.checkpoint`).
 
 ``{"format": "segsuite-model", "version": 1, "kind": "maskrcnn", "config": {...}, "normalization": {...},
 "state_dict": {...}, "history": {...}}``, loaded with ``torch.load(weights_only=True)`` so opening a file
@@ -9,22 +9,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io import atomic_path
+from ..training.checkpoint import (MODEL_FORMAT, MODEL_VERSION, check_checkpoint, open_checkpoint,
+                                   write_checkpoint)
 
 __all__ = ["save_maskrcnn_checkpoint", "load_maskrcnn_checkpoint", "model_from_checkpoint",
            "make_checkpoint", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "KIND"]
 
-CHECKPOINT_FORMAT = "segsuite-model"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_FORMAT = MODEL_FORMAT
+CHECKPOINT_VERSION = MODEL_VERSION
 KIND = "maskrcnn"
 
 
-def make_checkpoint(model, normalization: dict, history: dict | None = None, half: bool = False) -> dict:
-    """Build the checkpoint dict of a model (tensors copied to the CPU; float16 storage with ``half``)."""
+def make_checkpoint(model, normalization: dict, history: dict | None = None, half: bool = False,
+                    state_dict: dict | None = None, **extra) -> dict:
+    """Build the checkpoint dict of a model (tensors copied to the CPU; float16 storage with ``half``).
+
+    ``state_dict`` (default: the model's own) gives other weights of the same model, e.g. a training's best;
+    ``extra`` plain entries (``training``) are added as they are.
+    """
     import torch
 
     state = {}
-    for key, value in model.state_dict().items():
+    for key, value in (model.state_dict() if state_dict is None else state_dict).items():
         value = value.detach().to("cpu").clone()
         if half and value.is_floating_point():
             value = value.half()
@@ -38,6 +44,7 @@ def make_checkpoint(model, normalization: dict, history: dict | None = None, hal
         "state_dict": state,
         "history": dict(history or {}),
         "torch_version": str(torch.__version__),
+        **extra,
     }
 
 
@@ -55,31 +62,8 @@ def save_maskrcnn_checkpoint(path, checkpoint: dict) -> Path:
     -------
     Path
     """
-    import torch
-
-    _validate(checkpoint, "checkpoint")
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(checkpoint, tmp)
-    return path
-
-
-def _validate(data, source) -> dict:
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{source}: not a napari-segsuite model checkpoint.")
-    version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ValueError(f"{source}: checkpoint version {version!r} is not a version number this software knows.")
-    if version > CHECKPOINT_VERSION:
-        raise ValueError(f"{source}: checkpoint version {version} is newer than this software reads; "
-                         "update napari-segsuite.")
-    if data.get("kind") != KIND:
-        raise ValueError(f"{source}: this is a {data.get('kind')!r} model, not a Mask R-CNN ('maskrcnn') model; "
-                         "use it with its own tool (e.g. the U-Net widget or `segsuite predict`).")
-    for key in ("config", "state_dict"):
-        if not isinstance(data.get(key), dict):
-            raise ValueError(f"{source}: the checkpoint has no {key!r}.")
-    return data
+    check_checkpoint(checkpoint, str(path), KIND)
+    return write_checkpoint(path, checkpoint)
 
 
 def load_maskrcnn_checkpoint(path) -> dict:
@@ -103,24 +87,7 @@ def load_maskrcnn_checkpoint(path) -> dict:
         The file is corrupt, holds arbitrary pickled objects (refused by ``weights_only=True``), is not a
         napari-segsuite checkpoint, or is a model of another kind (e.g. a U-Net).
     """
-    import pickle
-    import zipfile
-
-    import torch
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such model file.")
-    if path.is_dir():
-        raise ValueError(f"{path}: is a folder, expected a model .pt file.")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, AttributeError,
-            TypeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path}: not a readable napari-segsuite model (corrupt, or holds objects that are "
-                         f"refused for safety): {first[:200]}") from exc
-    return _validate(data, str(path))
+    return open_checkpoint(path, KIND)
 
 
 def model_from_checkpoint(checkpoint, device="cpu"):
@@ -145,10 +112,7 @@ def model_from_checkpoint(checkpoint, device="cpu"):
     """
     from .model import build_maskrcnn
 
-    if not isinstance(checkpoint, dict):
-        checkpoint = load_maskrcnn_checkpoint(checkpoint)
-    else:
-        _validate(checkpoint, "checkpoint")
+    checkpoint = open_checkpoint(checkpoint, KIND)
     model = build_maskrcnn(checkpoint["config"], download=False)
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in checkpoint["state_dict"].items()}
     try:

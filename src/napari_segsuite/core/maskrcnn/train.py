@@ -1,16 +1,21 @@
-"""Training a Mask R-CNN on the user's instance labels (dataset folders or image/label pairs)."""
+"""Training a Mask R-CNN on the user's instance labels (dataset folders or image/label pairs).
+
+The epochs, validation, early stopping, time limit, per-epoch checkpoint and history are the shared
+training loop's (:mod:`napari_segsuite.core.training`); this module supplies the Mask R-CNN's step and
+validation.
+"""
 
 from __future__ import annotations
 
-import copy
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ..labels import as_labels
-from ..progress import Progress, run
+from ..progress import run
+from ..training.defaults import MASKRCNN_DEFAULTS as D
+from ..training.defaults import check_training_params
 
 __all__ = ["iter_train_maskrcnn", "train_maskrcnn", "load_training_pairs", "augment_crop"]
 
@@ -73,7 +78,7 @@ def _to_target(labels, classes, torch, device):
             "masks": torch.from_numpy(t["masks"]).to(device)}
 
 
-def _evaluate(model, val, device) -> float:
+def _evaluate(model, val, device) -> dict:
     from ..metrics import average_precision
     from .infer import iter_predict_maskrcnn
 
@@ -84,88 +89,120 @@ def _evaluate(model, val, device) -> float:
         pred = run(iter_predict_maskrcnn(model, image, channel_axis=0, tile_size=512, overlap=64, device=device))
         aps.append(average_precision(labels, pred, thresholds=(0.5,))["ap"][0])
     model.train(was_training)
-    return float(np.mean(aps))
+    return {"val_ap50": float(np.mean(aps))}
 
 
-def iter_train_maskrcnn(data, *, val_data=None, config: dict | None = None, epochs: int = 30,
-                        steps_per_epoch: int = 25, batch_size: int = 4, crop_size: int = 128,
-                        learning_rate: float = 2e-3, device="auto", channel_axis: int | None = None,
-                        checkpoint_path=None, time_limit: float | None = None, seed: int = 0,
+def _prepare(pairs, what, channel_axis):
+    """``(image (C,H,W) float32, labels, classes)`` per pair, and the channel count (the same for all)."""
+    from .targets import class_ids_from_features, prepare_image
+
+    out = []
+    n_channels = None
+    for name, image, labels, features in pairs:
+        labels = as_labels(labels, name=f"{what} {name} labels", ndim=(2,))
+        image = np.asarray(image)
+        arr = image if channel_axis is None else np.moveaxis(image, channel_axis, -1)
+        if channel_axis is None and arr.ndim == 3 and arr.shape[-1] == 4:
+            arr = arr[..., :3]  # RGBA: drop alpha
+        if arr.shape[:2] != labels.shape:
+            raise ValueError(f"{what} {name}: image shape {image.shape} does not match labels shape "
+                             f"{labels.shape}.")
+        c = 1 if arr.ndim == 2 else arr.shape[-1]
+        n_channels = n_channels or c
+        if c != n_channels:
+            raise ValueError(f"{what} {name}: has {c} channel(s), earlier items {n_channels}; use one kind.")
+        classes = class_ids_from_features(features, np.unique(labels[labels > 0]))
+        out.append((prepare_image(arr, c, -1 if arr.ndim == 3 else None, _NORMALIZATION), labels, classes))
+    return out, n_channels
+
+
+def _hold_out(items, val_fraction):
+    """(train, validation, note): every ``round(1/val_fraction)``-th item when there are 3 or more (the
+    last one if none falls on that count), else the training images themselves."""
+    if val_fraction <= 0 or len(items) < 3:
+        return items, items, "training images (no held-out data)"
+    k = max(2, int(round(1 / val_fraction)))
+    held = set(range(k - 1, len(items), k)) or {len(items) - 1}
+    return ([it for i, it in enumerate(items) if i not in held], [items[i] for i in sorted(held)],
+            "held-out training items")
+
+
+def _model_config(config, init, channels, max_class, dev_type):
+    """The full model configuration: from ``init``'s checkpoint, or the defaults with ``config`` on top."""
+    from .checkpoint import load_maskrcnn_checkpoint
+    from .model import default_config
+
+    start = None
+    if init is not None:
+        if config:
+            raise ValueError("give either config (a new model) or init (start from a checkpoint), not both.")
+        start = load_maskrcnn_checkpoint(init) if not isinstance(init, dict) else init
+        overrides = dict(start["config"])
+    else:
+        overrides = dict(config or {})
+        overrides.setdefault("in_channels", channels)
+        overrides.setdefault("num_classes", max_class + 1)
+    if int(overrides["in_channels"]) != channels:
+        raise ValueError(f"the model is for {overrides['in_channels']} channel(s) but the images have "
+                         f"{channels}.")
+    if int(overrides["num_classes"]) <= max_class:
+        raise ValueError(f"num_classes={overrides['num_classes']} but the labels use class {max_class}.")
+    return (dict(overrides) if start is not None else default_config(dev_type, **overrides)), start
+
+
+def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fraction"],
+                        config: dict | None = None,
+                        epochs: int = D["epochs"], steps_per_epoch: int = D["steps_per_epoch"],
+                        batch_size: int = D["batch_size"], patch_size: int = D["patch_size"],
+                        learning_rate: float = D["learning_rate"], patience: int = D["patience"],
+                        device=D["device"], channel_axis: int | None = None, checkpoint_path=None, init=None,
+                        time_limit: float | None = D["time_limit"], seed: int = D["seed"],
                         save_half: bool = False):
-    """Generator form of :func:`train_maskrcnn`: yields :class:`Progress` per step, returns the checkpoint.
+    """Generator form of :func:`train_maskrcnn`: yields :class:`Progress` per step and at every epoch's end,
+    returns the checkpoint.
 
-    Every event's ``info`` holds ``epoch``, ``loss`` (mean over the epoch so far) and ``val_ap50`` (the
-    latest validation AP@0.5, None before the first).
+    Every event's ``info`` holds ``epoch``, ``loss`` (mean over the epoch so far), ``epoch_end`` and
+    ``val_ap50`` (the latest validation AP@0.5, None before the first).
     """
     import torch
 
     from ..device import select_device
-    from .checkpoint import make_checkpoint, save_maskrcnn_checkpoint
-    from .model import build_maskrcnn, default_config
-    from .targets import class_ids_from_features, prepare_image
+    from ..training.loop import iter_training_loop, optimizer_step
+    from ..training.triton import load_torch_without_triton
+    from .checkpoint import make_checkpoint, model_from_checkpoint
 
-    if epochs < 1 or steps_per_epoch < 1 or batch_size < 1:
-        raise ValueError("epochs, steps_per_epoch and batch_size must be >= 1.")
-    if crop_size < 32:
-        raise ValueError(f"crop_size must be at least 32 pixels, got {crop_size}.")
-    if crop_size <= 32 and batch_size == 1:  # a 1x1 map at stride 32: batch norm cannot train on one value
-        raise ValueError(f"crop_size {crop_size} with batch_size 1 is too small to train on; "
-                         "use crop_size 48 or more, or batch_size 2 or more.")
-    if not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"the learning rate must be a positive number, got {learning_rate!r}.")
-    if time_limit is not None and not time_limit > 0:
-        raise ValueError(f"the time limit must be positive (None: no limit), got {time_limit!r}.")
+    check_training_params(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
+                          learning_rate=learning_rate, patience=patience, time_limit=time_limit,
+                          val_fraction=val_fraction)
+    if patch_size < 32:
+        raise ValueError(f"patch_size must be at least 32 pixels, got {patch_size}.")
+    if patch_size <= 32 and batch_size == 1:  # a 1x1 map at stride 32: batch norm cannot train on one value
+        raise ValueError(f"patch_size {patch_size} with batch_size 1 is too small to train on; "
+                         "use patch_size 48 or more, or batch_size 2 or more.")
     dev = select_device(device)
     pairs = load_training_pairs(data, channel_axis)
     val_pairs = load_training_pairs(val_data, channel_axis) if val_data is not None else None
-
-    def prepare(pairs_, what):
-        out = []
-        n_channels = None
-        for name, image, labels, features in pairs_:
-            labels = as_labels(labels, name=f"{what} {name} labels", ndim=(2,))
-            image = np.asarray(image)
-            arr = image if channel_axis is None else np.moveaxis(image, channel_axis, -1)
-            if channel_axis is None and arr.ndim == 3 and arr.shape[-1] == 4:
-                arr = arr[..., :3]  # RGBA: drop alpha
-            if arr.shape[:2] != labels.shape:
-                raise ValueError(f"{what} {name}: image shape {image.shape} does not match labels shape "
-                                 f"{labels.shape}.")
-            c = 1 if arr.ndim == 2 else arr.shape[-1]
-            n_channels = n_channels or c
-            if c != n_channels:
-                raise ValueError(f"{what} {name}: has {c} channel(s), earlier items {n_channels}; use one kind.")
-            classes = class_ids_from_features(features, np.unique(labels[labels > 0]))
-            out.append((prepare_image(arr, c, -1 if arr.ndim == 3 else None, _NORMALIZATION), labels, classes))
-        return out, n_channels
-
-    train_items, channels = prepare(pairs, "training item")
+    train_items, channels = _prepare(pairs, "training item", channel_axis)
     if not any(lab.any() for _, lab, _ in train_items):
         raise ValueError("every training mask is empty: there are no cells to learn from. Label some instances "
                          "(or add items with instances) first.")
     if val_pairs is not None:
-        val_items, _ = prepare(val_pairs, "validation item")
+        val_items, _ = _prepare(val_pairs, "validation item", channel_axis)
         val_note = "validation data"
-    elif len(train_items) >= 3:
-        val_items = train_items[4::5] or train_items[-1:]
-        train_items = [it for i, it in enumerate(train_items) if i % 5 != 4] if len(train_items) >= 5 else train_items[:-1]
-        val_note = "held-out training items"
     else:
-        val_items = train_items
-        val_note = "training images (no held-out data)"
+        train_items, val_items, val_note = _hold_out(train_items, val_fraction)
     max_class = max([max(cl.values(), default=1) for _, _, cl in train_items] + [1])
-    overrides = dict(config or {})
-    overrides.setdefault("in_channels", channels)
-    overrides.setdefault("num_classes", max_class + 1)
-    if int(overrides["in_channels"]) != channels:
-        raise ValueError(f"config in_channels={overrides['in_channels']} but the images have {channels} channel(s).")
-    if int(overrides["num_classes"]) <= max_class:
-        raise ValueError(f"num_classes={overrides['num_classes']} but the labels use class {max_class}.")
-    full_config = default_config(dev.type, **overrides)
+    full_config, start = _model_config(config, init, channels, max_class, dev.type)
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = build_maskrcnn(full_config).to(dev)
+    load_torch_without_triton(torchvision=True)
+    if start is not None:
+        model = model_from_checkpoint({**start, "config": full_config}, dev)
+    else:
+        from .model import build_maskrcnn
+
+        model = build_maskrcnn(full_config).to(dev)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=1e-4)
@@ -178,67 +215,41 @@ def iter_train_maskrcnn(data, *, val_data=None, config: dict | None = None, epoc
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
-    use_amp = dev.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+    scaler = torch.amp.GradScaler("cuda") if dev.type == "cuda" else None
     weights = np.array([lab.size for _, lab, _ in train_items], float)
     weights /= weights.sum()
-    history = {"epoch": [], "loss": [], "val_ap50": [], "validation": val_note, "seconds": []}
-    best = (-1.0, None)
-    t0 = time.perf_counter()
-    step = 0
-    val_ap = None
-    stopped_early = False
-    for epoch in range(1, epochs + 1):
-        losses = []
-        for _ in range(steps_per_epoch):
-            images, targets = [], []
-            for _ in range(batch_size):
-                img, lab, classes = train_items[int(rng.choice(len(train_items), p=weights))]
-                crop_img, crop_lab = augment_crop(img, lab, crop_size, rng)
-                images.append(torch.from_numpy(crop_img).to(dev))
-                targets.append(_to_target(crop_lab, classes, torch, dev))
-            with torch.autocast(dev.type, enabled=use_amp):
-                loss_dict = model(images, targets)
-                loss = sum(loss_dict.values())
-            if not torch.isfinite(loss):
-                raise ValueError("training diverged (the loss is not finite); lower the learning rate.")
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, 10.0)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 10.0)
-                optimizer.step()
-            scheduler.step()
-            step += 1
-            losses.append(float(loss.detach()))
-            yield Progress(step, total, f"epoch {epoch}/{epochs} loss {np.mean(losses):.3f}",
-                           {"epoch": epoch, "loss": float(np.mean(losses)), "val_ap50": val_ap})
-            if time_limit is not None and time.perf_counter() - t0 > time_limit:
-                stopped_early = True
-                break
-        val_ap = _evaluate(model, [(img, lab) for img, lab, _ in val_items], dev)
-        history["epoch"].append(epoch)
-        history["loss"].append(float(np.mean(losses)))
-        history["val_ap50"].append(val_ap)
-        history["seconds"].append(round(time.perf_counter() - t0, 1))
-        if val_ap >= best[0]:
-            best = (val_ap, copy.deepcopy(model.state_dict()))
-        yield Progress(step, total, f"epoch {epoch}/{epochs} loss {np.mean(losses):.3f} val AP@0.5 {val_ap:.3f}",
-                       {"epoch": epoch, "loss": float(np.mean(losses)), "val_ap50": val_ap})
-        if stopped_early:
-            break
-    model.load_state_dict(best[1])
-    history.update(best_val_ap50=best[0], stopped_early=stopped_early, steps=step, batch_size=batch_size,
-                   crop_size=crop_size, learning_rate=learning_rate)
-    checkpoint = make_checkpoint(model, _NORMALIZATION, history, half=save_half)
-    if checkpoint_path is not None:
-        save_maskrcnn_checkpoint(checkpoint_path, checkpoint)
-    return checkpoint
+    training = dict(patch_size=patch_size, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
+                    learning_rate=learning_rate, val_fraction=val_fraction, seed=seed)
+
+    def train_step() -> float:
+        images, targets = [], []
+        for _ in range(batch_size):
+            img, lab, classes = train_items[int(rng.choice(len(train_items), p=weights))]
+            crop_img, crop_lab = augment_crop(img, lab, patch_size, rng)
+            images.append(torch.from_numpy(crop_img).to(dev))
+            targets.append(_to_target(crop_lab, classes, torch, dev))
+        with torch.autocast(dev.type, enabled=scaler is not None):
+            loss = sum(model(images, targets).values())
+        if not torch.isfinite(loss):
+            raise ValueError("training diverged (the loss is not finite); lower the learning rate.")
+        optimizer.zero_grad(set_to_none=True)
+        optimizer_step(loss, optimizer, scaler, clip_norm=10.0)
+        scheduler.step()
+        return float(loss.detach())
+
+    def snapshot() -> dict:
+        return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+    def build_checkpoint(best_state, history, loop_state) -> dict:
+        return make_checkpoint(model, _NORMALIZATION, history, half=save_half, state_dict=best_state,
+                               training=dict(training))
+
+    val = [(img, lab) for img, lab, _ in val_items]
+    result = yield from iter_training_loop(
+        train_step=train_step, validate=lambda: _evaluate(model, val, dev), snapshot=snapshot,
+        build_checkpoint=build_checkpoint, epochs=epochs, steps_per_epoch=steps_per_epoch, patience=patience,
+        time_limit=time_limit, checkpoint_path=checkpoint_path, metrics=("val_ap50",), validation=val_note)
+    return result
 
 
 def train_maskrcnn(data, *, progress=None, **kwargs) -> dict:
@@ -253,18 +264,24 @@ def train_maskrcnn(data, *, progress=None, **kwargs) -> dict:
     progress : callable, optional
         Called with each :class:`Progress` event.
     **kwargs
-        ``val_data`` (held-out items; default: every 5th item when there are >= 3, else the training
-        images themselves), ``config`` (model options, see :data:`DEFAULT_CONFIG`; the backbone
-        defaults to the slim ResNet-18-FPN on CPU and ResNet-50-FPN v2 on CUDA), ``epochs`` (30),
-        ``steps_per_epoch`` (25), ``batch_size`` (4), ``crop_size`` (128), ``learning_rate`` (2e-3),
-        ``device`` ("auto"), ``channel_axis``, ``checkpoint_path`` (written atomically at the end),
-        ``time_limit`` (seconds; stops after the current step), ``seed``, ``save_half`` (float16 weights).
+        ``val_data`` (held-out items), ``val_fraction`` (0.2: without ``val_data``, every
+        ``round(1/val_fraction)``-th item is held out when there are >= 3, else the training images are
+        validated on), ``config`` (model options, see :data:`DEFAULT_CONFIG`; the backbone defaults to the
+        slim ResNet-18-FPN on CPU and ResNet-50-FPN v2 on CUDA), ``init`` (start from this checkpoint's
+        model and weights instead), ``epochs`` (30), ``steps_per_epoch`` (25), ``batch_size`` (4),
+        ``patch_size`` (128, the side of the random training crops), ``learning_rate`` (2e-3),
+        ``patience`` (epochs without a better validation AP@0.5 before stopping; 0, the default, never
+        stops early), ``device`` ("auto"), ``channel_axis``, ``checkpoint_path`` (written atomically after
+        every epoch), ``time_limit`` (wall-clock seconds; checked after every step: the current epoch
+        ends there and training stops), ``seed``, ``save_half`` (float16 weights). Defaults:
+        :data:`napari_segsuite.core.training.MASKRCNN_DEFAULTS`.
 
     Returns
     -------
     dict
         The checkpoint (``kind: "maskrcnn"``) with the weights of the epoch with the best validation
-        AP@0.5, and ``history`` (loss and val AP@0.5 per epoch).
+        AP@0.5 (a tie: the later epoch), ``history`` (per-epoch lists and the best epoch, see
+        :func:`~napari_segsuite.core.training.loop.new_history`) and ``training`` (the run's parameters).
 
     Raises
     ------

@@ -1,0 +1,57 @@
+"""Training parameters: their defaults (defined once, read by the trainers, the CLI and the widgets) and
+the checks every trainer applies to the parameters they share.
+
+Both trainers take the same names for the same things: ``epochs``, ``steps_per_epoch``, ``batch_size``,
+``learning_rate``, ``patch_size``, ``val_fraction`` / ``val_data``, ``patience``, ``time_limit`` (wall-clock
+seconds in core; the CLI takes minutes), ``seed``, ``device``, ``init``, ``checkpoint_path``,
+``channel_axis``.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["SHARED_DEFAULTS", "UNET_DEFAULTS", "MASKRCNN_DEFAULTS", "UNET_PATCH_SIZE_CPU",
+           "UNET_PATCH_SIZE_GPU",
+           "check_training_params"]
+
+SHARED_DEFAULTS = {"epochs": 30, "steps_per_epoch": 25, "val_fraction": 0.2, "time_limit": None, "seed": 0,
+                   "device": "auto"}
+
+#: U-Net patch side when ``patch_size`` is None: by device
+UNET_PATCH_SIZE_CPU, UNET_PATCH_SIZE_GPU = 128, 256
+
+#: U-Net: ``patch_size`` None = by device (above); ``base``/``depth`` None = by device (``unet.model``).
+UNET_DEFAULTS = {**SHARED_DEFAULTS, "batch_size": 8, "learning_rate": 1e-3, "patch_size": None,
+                 "patience": 10,
+                 "n_classes": 2, "base": None, "depth": None, "w0": 10.0, "sigma": 5.0, "min_size": 10}
+
+#: Mask R-CNN: no early stopping by default (``patience`` 0), as before the loops were shared.
+MASKRCNN_DEFAULTS = {**SHARED_DEFAULTS, "batch_size": 4, "learning_rate": 2e-3, "patch_size": 128,
+                     "patience": 0}
+
+
+def check_training_params(*, epochs, steps_per_epoch, batch_size, learning_rate, patience, time_limit,
+                          val_fraction) -> None:
+    """Refuse shared training parameters that make no sense, with a message saying what is allowed.
+
+    Raises
+    ------
+    ValueError
+        ``epochs``, ``steps_per_epoch`` or ``batch_size`` below 1, a learning rate that is not a positive
+        number, a negative ``patience``, a time limit that is not positive, ``val_fraction`` outside [0, 1).
+    """
+    if epochs < 1 or steps_per_epoch < 1 or batch_size < 1:
+        raise ValueError("epochs, steps_per_epoch and batch_size must be at least 1.")
+    try:
+        ok = math.isfinite(learning_rate) and learning_rate > 0
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"the learning rate must be a positive number, got {learning_rate!r}.")
+    if patience < 0:
+        raise ValueError(f"patience must be >= 0 epochs (0: no early stopping), got {patience!r}.")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"the time limit must be positive seconds (None: no limit), got {time_limit!r}.")
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}.")

@@ -1,0 +1,163 @@
+"""U-Net training data: instance labels to class targets, items normalised and split, validation metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..labels import as_labels
+from .data import DEFAULT_NORMALIZATION, PlaneSource, normalize_chw
+
+__all__ = ["separate_touching", "class_targets", "prepare_training_items", "split_items", "validate_unet"]
+
+
+def separate_touching(labels: np.ndarray) -> np.ndarray:
+    """Instances with the pixels where two instances touch set to background (a 2-pixel gap).
+
+    A two-class network can only tell touching cells apart if the training target does: as in the
+    paper, cells are separated by background, and the border weight map stresses those thin gaps.
+    """
+    labels = np.asarray(labels)
+    contact = np.zeros(labels.shape, bool)
+    for axis in range(labels.ndim):
+        a = labels.swapaxes(0, axis)
+        c = contact.swapaxes(0, axis)
+        differ = (a[1:] > 0) & (a[:-1] > 0) & (a[1:] != a[:-1])
+        c[1:] |= differ
+        c[:-1] |= differ
+    out = labels.copy()
+    out[contact] = 0
+    return out
+
+
+def class_targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-pixel classes from instances: 0 background, 1 cell; with three classes 2 = cell boundary."""
+    if n_classes == 2:
+        return (labels > 0).astype(np.int64)
+    from skimage.segmentation import find_boundaries
+
+    target = (labels > 0).astype(np.int64)
+    target[find_boundaries(labels, mode="inner") & (labels > 0)] = 2
+    return target
+
+
+def _as_pairs(data, channel_axis):
+    """(name, image, labels) triples from a dataset path, DatasetItems or (image, labels) pairs."""
+    if isinstance(data, (str, Path)):
+        from ..dataset import load_dataset
+
+        data = load_dataset(data)
+    if isinstance(data, tuple) and len(data) == 2 and hasattr(data[0], "shape"):
+        data = [data]
+    out = []
+    for k, item in enumerate(data):
+        if hasattr(item, "image") and hasattr(item, "mask"):
+            out.append((item.name, item.image, item.mask))
+        else:
+            try:
+                image, labels = item
+            except (TypeError, ValueError) as exc:
+                raise ValueError("training items must be DatasetItems or (image, labels) pairs.") from exc
+            out.append((f"item{k}", image, labels))
+    if not out:
+        raise ValueError("no training data: give at least one (image, labels) pair or a dataset folder.")
+    return out
+
+
+def prepare_training_items(data, *, channel_axis=None, normalization=None, in_channels=None):
+    """Normalised ``(name, image (C,Y,X) float32, labels (Y,X) int32)`` planes ready for training.
+
+    ``normalization`` (a dict, updated in place) gains ``"min_range"`` from these images unless it has one.
+
+    Stacks (3D labels with an image of the same shape, or with a channel axis) give one item per plane.
+
+    Raises
+    ------
+    ValueError
+        Image and labels shapes that do not match, invalid labels (float, negative, NaN), images with
+        NaN, channel counts that differ between items or from ``in_channels``, labels without any cell
+        in the whole training set.
+    """
+    if normalization is None:
+        normalization = dict(DEFAULT_NORMALIZATION)
+    items = []
+    for name, image, labels in _as_pairs(data, channel_axis):
+        labels = as_labels(labels, name=f"{name} labels")
+        image_shape = tuple(np.shape(image))
+        if image_shape == labels.shape:
+            ch_axis = None
+        elif channel_axis is not None or (len(image_shape) == labels.ndim + 1 and image_shape[:-1] == labels.shape):
+            ch_axis = -1 if channel_axis is None else channel_axis
+            rest = tuple(s for a, s in enumerate(image_shape) if a != ch_axis % len(image_shape))
+            if rest != labels.shape:
+                raise ValueError(f"{name}: image shape {image_shape} does not match labels shape {labels.shape}.")
+        else:
+            raise ValueError(f"{name}: image shape {image_shape} does not match labels shape {labels.shape}; "
+                             "the image must have the labels' shape, optionally with a channel axis.")
+        if labels.ndim == 3 and ch_axis is None:
+            source = PlaneSource(image, in_channels=1, what=name)
+        else:
+            source = PlaneSource(image, channel_axis=ch_axis, in_channels=None if ch_axis is not None else 1,
+                                 what=name)
+        if in_channels is not None and source.n_channels != in_channels:
+            raise ValueError(f"{name}: the model is for {in_channels} channel(s) but this image has "
+                             f"{source.n_channels}; a checkpoint made for another number of channels cannot "
+                             "be trained on it.")
+        in_channels = source.n_channels
+        h, w = source.plane_shape
+        for z in range(source.n_planes):
+            block = source.read(z, slice(0, h), slice(0, w))
+            lo, hi = source.plane_range(z, normalization)
+            lab = labels[z] if labels.ndim == 3 else labels
+            items.append((f"{name}[{z}]" if source.is_stack else name, block, lab, lo, hi))
+    if not any(it[2].max() > 0 for it in items):
+        raise ValueError("the training labels contain no cells at all; label at least a few cells first.")
+    if "min_range" not in normalization:
+        normalization["min_range"] = [float(v) for v in 0.1 * np.min([hi - lo for *_, lo, hi in items], axis=0)]
+    return [(name, normalize_chw(block, lo, hi), lab) for name, block, lab, lo, hi in items], in_channels
+
+
+def split_items(items, val_fraction, rng):
+    """(train, validation, what is validated on): whole items when there are two or more, else a strip
+    of the single image's longer side (the training image itself when it is too small to split)."""
+    if val_fraction <= 0:
+        return items, [], None
+    if len(items) >= 2:
+        order = rng.permutation(len(items))
+        n_val = min(len(items) - 1, max(1, int(round(val_fraction * len(items)))))
+        return [items[i] for i in order[n_val:]], [items[i] for i in order[:n_val]], "held-out training items"
+    name, image, labels = items[0]
+    axis = 0 if labels.shape[0] >= labels.shape[1] else 1
+    cut = int(round(labels.shape[axis] * (1 - val_fraction)))
+    if cut < 16 or labels.shape[axis] - cut < 16:  # too small to split: validate on the training image
+        return items, items, "training images (no held-out data)"
+    sl_t = (slice(None, cut), slice(None)) if axis == 0 else (slice(None), slice(None, cut))
+    sl_v = (slice(cut, None), slice(None)) if axis == 0 else (slice(None), slice(cut, None))
+    train = [(name, image[(slice(None),) + sl_t], labels[sl_t])]
+    val = [(name + "-val", image[(slice(None),) + sl_v], labels[sl_v])]
+    return train, val, "held-out part of the training image"
+
+
+def validate_unet(net, val_items, dev, min_size) -> dict:
+    """Validation metrics of ``net`` on ``(name, image (C,Y,X), labels)`` items: mean IoU and AP@0.5."""
+    import torch
+
+    from ..metrics import average_precision, iou
+    from .postprocess import probabilities_to_instances
+
+    mult = 2 ** net.config["depth"]
+    net.eval()
+    ious, aps = [], []
+    with torch.inference_mode():
+        for _, image, labels in val_items:
+            h, w = labels.shape
+            ph, pw = -(-h // mult) * mult - h, -(-w // mult) * mult - w
+            x = np.pad(image, ((0, 0), (0, ph), (0, pw)), mode="symmetric")
+            prob = torch.softmax(net(torch.from_numpy(x[None]).to(dev)).float(), 1)[0, :, :h, :w].cpu().numpy()
+            pred = probabilities_to_instances(prob, min_size=min_size)
+            ious.append(iou(labels, pred))
+            aps.append(average_precision(labels, pred, thresholds=(0.5,))["ap"][0])
+    net.train()
+    iou_, ap = float(np.mean(ious)), float(np.mean(aps))
+    return {"val_ap50": ap, "val_iou": iou_, "score": ap + 1e-3 * iou_}
