@@ -202,6 +202,20 @@ def _superpixels_cases(f, out):
         yield "param" + "".join(params), ["superpixels", f["image"], "-o", target, *params], [target]
 
 
+def _cluster_cases(f, out):
+    target = out / "clusters.tif"
+    for bad in BAD_IMAGES:
+        yield f"image-{bad}", ["cluster", f[bad], "-o", target], [target]
+    for bad in ("missing", "corrupt", "small_labels"):
+        yield f"mask-{bad}", ["cluster", f["image"], "--mask", f[bad], "-o", target], [target]
+    yield "output-is-the-input", ["cluster", f["image"], "-o", f["image"]], []
+    yield "output-not-tif", ["cluster", f["image"], "-o", out / "clusters.png"], [out / "clusters.png"]
+    for params in (["--method", "dbscan"], ["--k", "0"], ["--k", "-2"], ["--k", "two"], ["--bandwidth", "0"],
+                   ["--bandwidth", "-1"], ["--bandwidth", "nan"], ["--spatial-weight", "-1"],
+                   ["--channel-axis", "7"], ["--channel-axis", "x"]):
+        yield "param" + "".join(params), ["cluster", f["image"], "-o", target, *params], [target]
+
+
 def _grabcut_cases(f, out):
     target = out / "gc.tif"
     box = ["--box", "10,10,40,40"]
@@ -358,6 +372,7 @@ SPECS = {
     "weightmap": _weightmap_cases,
     "superpixels": _superpixels_cases,
     "grabcut": _grabcut_cases,
+    "cluster": _cluster_cases,
     "demo": _demo_cases,
     "export": _export_cases,
     "train": _train_cases,
