@@ -36,8 +36,15 @@ def load_dataset(path) -> list[DatasetItem]:
 
     Examples
     --------
-    >>> items = load_dataset("DATASET")  # doctest: +SKIP
-    >>> keep = items[0].region if items[0].region is not None else 1  # where a trainer may learn
+    >>> import tempfile, numpy as np
+    >>> from napari_segsuite.core.dataset import export_dataset
+    >>> image = np.zeros((8, 8), np.uint16); mask = np.zeros((8, 8), np.uint16); mask[2:5, 2:5] = 1
+    >>> region = np.zeros((8, 8), bool); region[:, :4] = True   # labels complete in the left half only
+    >>> folder = export_dataset(tempfile.mkdtemp() + "/ds", [("field", image, mask, region)])
+    >>> item = load_dataset(folder)[0]
+    >>> item.name, int(item.mask.max()), item.mask.dtype.name, int(item.region.sum())  # smallest dtype on disk
+    ('field', 1, 'uint8', 32)
+    >>> keep = item.region if item.region is not None else 1  # where a trainer may learn
     """
     path = Path(path)
     if not path.exists():
