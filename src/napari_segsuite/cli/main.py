@@ -4,6 +4,7 @@ module; napari is imported only by ``segsuite demo`` (GUI)."""
 from __future__ import annotations
 
 import sys
+import warnings
 
 from napari_segsuite import __version__
 
@@ -25,6 +26,20 @@ def build_parser() -> Parser:
     return parser
 
 
+def _notes_as_lines(default_show):
+    """``warnings.showwarning`` that prints the core's notices to the user (a channel conversion, ...) as one
+    ``note:`` line on stderr, and leaves every other warning to ``default_show``."""
+    from napari_segsuite.core.channels import ChannelConversion
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ChannelConversion):
+            print(f"note: {message}", file=sys.stderr)
+        else:
+            default_show(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -32,7 +47,9 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _notes_as_lines(warnings.showwarning)
+            return int(args.func(args) or 0)
     except (CLIError, ValueError, OSError) as exc:  # OSError: missing, unwritable, full disk, ...
         print(f"segsuite {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2

@@ -8,6 +8,8 @@ from .common import CLIError, add_channel_axis_argument, channel_axis_arg, refus
 
 
 def register(sub):
+    from napari_segsuite.core.channels import CONVERSIONS
+
     p = sub.add_parser("predict", help="predict instance labels with a trained model (kind read from the file)")
     p.add_argument("model", type=Path, help="checkpoint (.pt) written by segsuite")
     p.add_argument("inputs", type=Path, nargs="+", help="image files, folders of images, or a .zarr array")
@@ -19,6 +21,10 @@ def register(sub):
     p.add_argument("--min-size", type=int, default=None, help="smallest instance kept, pixels (default: the model's)")
     p.add_argument("--watershed", action="store_true", help="split touching cells by a distance watershed (U-Net)")
     add_channel_axis_argument(p)
+    p.add_argument("--convert", choices=CONVERSIONS, default=None,
+                   help="let a colour image into a model trained on gray images: 'hematoxylin' (H&E: the "
+                        "hematoxylin stain, nuclei bright) or 'gray' (channel mean); without it such an image is "
+                        "refused")
     p.set_defaults(func=_cmd_predict)
 
 
@@ -85,6 +91,8 @@ def _cmd_predict(args) -> int:
     outputs = _predict_outputs(args.inputs, files, args.output)
     refuse_overwriting_inputs(files, [p for out in outputs.values() for p in (out, _prob_path(out))])
     kwargs = {"device": args.device}
+    if args.convert is not None:
+        kwargs["convert"] = args.convert
     if args.tile_size is not None:
         kwargs["tile_size"] = args.tile_size
     if args.probabilities:

@@ -58,7 +58,14 @@ def test_prepare_image_gray_16bit_rgb_multichannel():
     rgb = rng.integers(0, 255, (20, 30, 3)).astype(np.uint8)
     assert prepare_image(rgb, 3).shape == (3, 20, 30)
     np.testing.assert_allclose(prepare_image(rgb, 3)[1], prepare_image(rgb[..., 1], 1)[0], atol=1e-6)
-    assert prepare_image(rgb, 1).shape == (1, 20, 30)   # RGB into a gray model: channel mean
+    # colour into a gray model: refused unless a conversion is asked for (issue 20: H&E averaged to gray made
+    # a fluorescence model outline the gaps between nuclei); a gray image stored as RGB passes unchanged
+    with pytest.raises(ValueError, match="trained on gray images.*hematoxylin"):
+        prepare_image(rgb, 1)
+    np.testing.assert_allclose(prepare_image(rgb, 1, convert="gray"),
+                               prepare_image(rgb.astype(np.float32).mean(axis=-1), 1), atol=1e-6)
+    assert prepare_image(rgb, 1, convert="hematoxylin").shape == (1, 20, 30)
+    np.testing.assert_array_equal(prepare_image(np.stack([rgb[..., 0]] * 3, -1), 1), prepare_image(rgb[..., 0], 1))
     multi = rng.random((5, 20, 30)).astype(np.float32)
     out5 = prepare_image(multi, 5, channel_axis=0)
     assert out5.shape == (5, 20, 30)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..channels import announce_conversion
 from ..layout import looks_channels_last
 from ..progress import Progress, run
 
@@ -213,11 +214,12 @@ def _resolve_model(model_or_checkpoint, device):
 def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = None, tile_size: int | None = 512,
                           overlap: int = 64, score_threshold: float = 0.5, mask_threshold: float = 0.5,
                           min_size: int = 1, device="auto", return_table: bool = False,
-                          return_probabilities: bool = False):
+                          return_probabilities: bool = False, convert: str | None = None):
     """Generator form of :func:`predict_maskrcnn`: yields :class:`Progress`.
 
     Returns ``labels``, or ``(labels, table)`` with ``return_table=True`` (the form ``core.predict``'s
     dispatch by checkpoint kind expects: labels only). ``min_size`` is the smallest instance kept (pixels).
+    ``convert`` lets a colour image into a gray model (:func:`napari_segsuite.core.channels.fit_channels`).
     """
     from .targets import prepare_image
 
@@ -249,7 +251,7 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
             plane_labels, plane_table = yield from iter_predict_maskrcnn(
                 model, arr[z], channel_axis=channel_axis, tile_size=tile_size, overlap=overlap,
                 score_threshold=score_threshold, mask_threshold=mask_threshold, min_size=min_size, device=dev,
-                return_table=True)
+                return_table=True, convert=convert)
             offset = sum(len(t["label"]) for t in tables)
             out[z] = np.where(plane_labels > 0, plane_labels + offset, 0)
             tables.append({**plane_table, "label": plane_table["label"] + offset,
@@ -259,7 +261,9 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
         return (out, table) if return_table else out
     if rgb_last and arr.shape[-1] not in (3, 4):
         channel_axis = -1  # (Y, X, 1 or 2): channels, checked against the model's
-    prepared = prepare_image(arr, channels, channel_axis, norm)
+    n_channels = 1 if channel_axis is None and arr.ndim == 2 else arr.shape[-1 if channel_axis is None else channel_axis]
+    announce_conversion(convert, n_channels, channels)
+    prepared = prepare_image(arr, channels, channel_axis, norm, convert=convert)
     predictor = model_tile_predictor(model, dev, score_threshold, mask_threshold)
     if tile_size is not None and max(prepared.shape[1:]) <= tile_size:
         tile_size = None
@@ -270,7 +274,7 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
 
 def predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = None, tile_size: int | None = 512,
                      overlap: int = 64, score_threshold: float = 0.5, mask_threshold: float = 0.5,
-                     min_size: int = 1, device="auto", progress=None):
+                     min_size: int = 1, device="auto", progress=None, convert: str | None = None):
     """Segment cell instances with a trained Mask R-CNN.
 
     Parameters
@@ -296,6 +300,10 @@ def predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = N
         ``"auto"``, ``"cpu"``, ``"cuda"``, ...
     progress : callable, optional
         Called with each :class:`Progress` event.
+    convert : {None, "hematoxylin", "gray"}, optional
+        How a colour image becomes gray for a model trained on gray images: ``"hematoxylin"`` (H&E: the
+        hematoxylin stain, nuclei bright), ``"gray"`` (channel mean). None refuses a colour image (unless its
+        channels are equal), since averaging stained tissue to gray inverts what a fluorescence model expects.
 
     Returns
     -------
@@ -320,4 +328,4 @@ def predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = N
     return run(iter_predict_maskrcnn(model_or_checkpoint, image, channel_axis=channel_axis, tile_size=tile_size,
                                      overlap=overlap, score_threshold=score_threshold,
                                      mask_threshold=mask_threshold, min_size=min_size, device=device,
-                                     return_table=True), progress)
+                                     return_table=True, convert=convert), progress)

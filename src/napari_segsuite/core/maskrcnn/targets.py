@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..channels import fit_channels
 from ..labels import as_labels
 
 __all__ = ["masks_to_targets", "class_ids_from_features", "prepare_image", "percentile_normalization"]
@@ -124,7 +125,8 @@ def percentile_normalization(image: np.ndarray, low: float = 1.0, high: float = 
     return lo.astype(np.float32), hi.astype(np.float32)
 
 
-def prepare_image(image, in_channels: int, channel_axis: int | None = None, normalization: dict | None = None
+def prepare_image(image, in_channels: int, channel_axis: int | None = None, normalization: dict | None = None,
+                  convert: str | None = None
                   ) -> np.ndarray:
     """Turn a 2D image (gray, RGB or multichannel) into a normalized float32 ``(C, H, W)`` array.
 
@@ -141,6 +143,9 @@ def prepare_image(image, in_channels: int, channel_axis: int | None = None, norm
     normalization : dict, optional
         ``{"method": "percentile", "low": 1.0, "high": 99.8}`` (the default): each channel is scaled so
         its low/high percentiles map to 0/1.
+    convert : {None, "hematoxylin", "gray"}, optional
+        How a colour image may become gray for a one-channel model (:func:`napari_segsuite.core.channels.fit_channels`);
+        None refuses a colour image whose channels differ.
 
     Returns
     -------
@@ -170,14 +175,9 @@ def prepare_image(image, in_channels: int, channel_axis: int | None = None, norm
         )
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise ValueError("the image contains NaN or infinite values.")
-    if arr.shape[0] != in_channels:
-        if in_channels == 1 and arr.shape[0] == 3:
-            arr = arr.astype(np.float32).mean(axis=0, keepdims=True)  # RGB into a gray model
-        elif in_channels == 3 and arr.shape[0] == 1:
-            arr = np.repeat(arr, 3, axis=0)
-        else:
-            raise ValueError(f"the model was trained on {in_channels}-channel images; this image has "
-                             f"{arr.shape[0]} channel(s).")
+    if in_channels == 3 and arr.shape[0] == 1:
+        arr = np.repeat(arr, 3, axis=0)  # gray into an RGB model: lossless
+    arr = fit_channels(arr, in_channels, convert)  # colour into a gray model: refused unless asked (core.channels)
     norm = {"method": "percentile", "low": 1.0, "high": 99.8, **(normalization or {})}
     if norm["method"] != "percentile":
         raise ValueError(f"unknown normalization {norm['method']!r}.")

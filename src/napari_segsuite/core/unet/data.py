@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..channels import fit_channels
 from ..layout import looks_channels_last
 
 __all__ = ["PlaneSource", "DEFAULT_NORMALIZATION", "percentile_range", "normalize_chw"]
@@ -82,7 +83,8 @@ class PlaneSource:
         Empty images, unsupported dimensions, or channels that do not match ``in_channels``.
     """
 
-    def __init__(self, image, in_channels: int | None = None, channel_axis: int | None = None, what: str = "image"):
+    def __init__(self, image, in_channels: int | None = None, channel_axis: int | None = None, what: str = "image",
+                 convert: str | None = None):
         if not hasattr(image, "shape") or not hasattr(image, "dtype"):
             image = np.asarray(image)
         self.array = image
@@ -122,7 +124,10 @@ class PlaneSource:
             self.z_axis, (self.y_axis, self.x_axis) = None, rest
         self.channel_axis = channel_axis
         self.n_channels = 1 if channel_axis is None else shape[channel_axis]
-        if in_channels is not None and self.n_channels != in_channels:
+        self.in_channels = in_channels
+        self.convert = convert
+        colour_to_gray = in_channels == 1 and self.n_channels in (3, 4)  # fit_channels decides per block
+        if in_channels is not None and self.n_channels != in_channels and not colour_to_gray:
             kind = "a gray image" if self.n_channels == 1 else f"{self.n_channels} channels"
             raise ValueError(f"{what}: the model was trained on {in_channels} channel(s) but the image has {kind} "
                              f"(shape {shape}); use a model trained on such images.")
@@ -149,6 +154,8 @@ class PlaneSource:
         block = np.transpose(block, order) if self.channel_axis is not None else block[None]
         if block.dtype.kind == "f":
             _check_values(block, self.what)
+        if self.in_channels is not None and block.shape[0] != self.in_channels:
+            block = fit_channels(block, self.in_channels, self.convert, self.what)
         return block.astype(np.float32, copy=False)
 
     def read_mirrored(self, z: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..progress import Progress, run
+from ..channels import announce_conversion
 from .data import PlaneSource, normalize_chw
 from .postprocess import PlaneMaps, maps_to_instances
 
@@ -154,8 +155,12 @@ def _n_tiles(source: PlaneSource, net, tile_size, dev) -> int:
 def iter_predict_unet(model, image, *, channel_axis: int | None = None, device="auto", tile_size: int | None = None,
                       tile_batch: int | None = None, threshold: float = 0.5, min_size: int = 10,
                       watershed: bool = False, return_probabilities: bool = False, out=None, prob_out=None,
-                      amp: bool = True, tiled: bool = True):
-    """Generator form of :func:`predict_unet`: yields :class:`Progress` per batch of tiles, returns its result."""
+                      amp: bool = True, tiled: bool = True, convert: str | None = None):
+    """Generator form of :func:`predict_unet`: yields :class:`Progress` per batch of tiles, returns its result.
+
+    ``convert`` (``"hematoxylin"`` or ``"gray"``) lets a colour image into a gray model
+    (:func:`napari_segsuite.core.channels.fit_channels`); None refuses one whose channels differ.
+    """
     if tile_size is not None and (not float(tile_size).is_integer() or tile_size < 1):
         raise ValueError(f"tile_size must be a positive whole number of pixels (None: default), got {tile_size!r}.")
     if not float(min_size).is_integer() or min_size < 0:
@@ -163,7 +168,8 @@ def iter_predict_unet(model, image, *, channel_axis: int | None = None, device="
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be between 0 and 1 (a probability), got {threshold!r}.")
     net, ckpt, dev = model if isinstance(model, tuple) else load_unet(model, device)
-    source = PlaneSource(image, in_channels=net.config["in_channels"], channel_axis=channel_axis)
+    source = PlaneSource(image, in_channels=net.config["in_channels"], channel_axis=channel_axis, convert=convert)
+    announce_conversion(convert, source.n_channels, net.config["in_channels"])
     normalization = ckpt["normalization"]
     if tile_batch is None:
         tile_batch = 4 if dev.type == "cuda" else 1
@@ -271,7 +277,8 @@ def predict_unet(model, image, **kwargs):
 def predict_probabilities(model, image, *, device="cpu", tiled: bool = True, **kwargs) -> np.ndarray:
     """Class probabilities ``(n_classes, Y, X)`` of a single 2D image (tiled or in one pass)."""
     net, ckpt, dev = model if isinstance(model, tuple) else load_unet(model, device)
-    source = PlaneSource(image, in_channels=net.config["in_channels"], channel_axis=kwargs.pop("channel_axis", None))
+    source = PlaneSource(image, in_channels=net.config["in_channels"], channel_axis=kwargs.pop("channel_axis", None),
+                         convert=kwargs.pop("convert", None))
     gen = iter_plane_probabilities(net, source, 0, ckpt["normalization"], dev, tiled=tiled, **kwargs)
     try:
         while True:
