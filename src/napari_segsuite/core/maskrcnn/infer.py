@@ -261,7 +261,8 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
         return (out, table) if return_table else out
     if rgb_last and arr.shape[-1] not in (3, 4):
         channel_axis = -1  # (Y, X, 1 or 2): channels, checked against the model's
-    n_channels = 1 if channel_axis is None and arr.ndim == 2 else arr.shape[-1 if channel_axis is None else channel_axis]
+    axis = -1 if channel_axis is None else channel_axis
+    n_channels = 1 if channel_axis is None and arr.ndim == 2 else arr.shape[axis]
     announce_conversion(convert, n_channels, channels)
     prepared = prepare_image(arr, channels, channel_axis, norm, convert=convert)
     predictor = model_tile_predictor(model, dev, score_threshold, mask_threshold)
