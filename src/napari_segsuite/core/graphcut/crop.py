@@ -64,6 +64,24 @@ def prior_costs(prior, weight):
     return -weight * (np.log(p) - half), -weight * (np.log1p(-p) - half)
 
 
+def own_object_prior(prior, core):
+    """The prior with every other object turned to background: connected parts of ``prior > 0.5`` that do
+    not overlap ``core`` (or overlap it less than the part covering it most) get ``1 - prior``.
+
+    A box around one of several touching or nearby objects then holds one object for the data term, not
+    all the foreground the model sees.
+    """
+    lab, n = ndi.label(prior > 0.5)
+    if n < 2:
+        return prior
+    overlap = np.bincount(lab[core], minlength=n + 1)
+    overlap[0] = 0
+    if overlap.max() == 0:
+        return prior
+    others = (lab > 0) & (lab != int(np.argmax(overlap)))
+    return np.where(others, 1.0 - prior, prior)
+
+
 #: Prior probabilities are clipped to [eps, 1 - eps]: a prior of 0 or 1 is strong, never a hard constraint.
 PRIOR_EPS = 1e-3
 
@@ -224,6 +242,7 @@ def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction
         core = inbox & ~bg_fixed
     seed = core
     if prior is not None and prior_weight:
+        prior = own_object_prior(prior, core)
         likely = core & (prior >= 0.5)
         if likely.sum() >= max(4, 0.2 * core.sum()):
             seed = likely
