@@ -51,3 +51,40 @@ def test_cli_grabcut_box_on_plain_background_stays_empty_unless_forced(tmp_path,
     assert main(["grabcut", str(path), "--box", "16,11,45,40", "--box", "2,38,14,50", "--min-contrast", "0",
                  "-o", str(forced)]) == 0
     assert (tifffile.imread(forced) == 2).any()
+
+
+def test_cli_grabcut_points_one_instance_each_none_on_background(tmp_path, capsys):
+    path, a, b = _image(tmp_path)
+    out = tmp_path / "out.tif"
+    assert main(["grabcut", str(path), "--point", "30,25", "--point", "30,62", "--point", "5,45",
+                 "-o", str(out)]) == 0
+    labels = tifffile.imread(out)
+    for i, ref in ((1, a), (2, b)):
+        assert np.logical_and(labels == i, ref).sum() / np.logical_or(labels == i, ref).sum() > 0.9
+    assert not (labels == 3).any()
+    text = capsys.readouterr().out
+    assert "3 point(s)" in text and "point(s) 5,45: no object" in text
+    assert main(["grabcut", str(path), "-o", str(out)]) == 2
+    assert "--box" in capsys.readouterr().err
+
+
+def test_cli_grabcut_with_the_sample_unet_as_prior(tmp_path, capsys):
+    from napari_segsuite.core import load_sample, sample_path
+
+    image, truth = load_sample("nuclei_test")
+    path = tmp_path / "nuclei.tif"
+    tifffile.imwrite(path, image[:160, :160])
+    truth = truth[:160, :160]
+    ids = [i for i in np.unique(truth) if i and not (np.argwhere(truth == i) % 159 == 0).any()][:3]
+    boxes = []
+    for i in ids:
+        rows, cols = np.nonzero(truth == i)
+        boxes += ["--box", f"{rows.min() - 4},{cols.min() - 4},{rows.max() + 5},{cols.max() + 5}"]
+    out = tmp_path / "out.tif"
+    assert main(["grabcut", str(path), *boxes, "--model", str(sample_path("unet_nuclei.pt")), "--device", "cpu",
+                 "-o", str(out)]) == 0
+    labels = tifffile.imread(out)
+    for k, i in enumerate(ids, 1):
+        assert np.logical_and(labels == k, truth == i).sum() / np.logical_or(labels == k, truth == i).sum() > 0.75
+    assert main(["grabcut", str(path), *boxes, "--model", str(tmp_path / "none.pt"), "-o", str(out)]) == 2
+    assert "not found" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from .gmm import GaussianMixture
 from .maxflow import GridCut, contrast_weights
 
-__all__ = ["cut_crop", "object_contrast", "MAX_BOX_PIXELS"]
+__all__ = ["cut_crop", "object_contrast", "prior_costs", "MAX_BOX_PIXELS", "PRIOR_EPS"]
 
 
 # -- the algorithm on one crop --------------------------------------------------------------------------
@@ -53,6 +53,38 @@ def _clean(mask, core):
     return ndi.binary_fill_holes(mask)
 
 
+def prior_costs(prior, weight):
+    """Data-term costs ``(fg, bg)`` (flat) of a foreground probability map: ``-weight * log p`` and
+    ``-weight * log(1 - p)``, minus their value at p = 0.5, so a prior of 0.5 adds nothing. (0, 0) without one.
+    """
+    if prior is None or not weight:
+        return 0.0, 0.0
+    p = np.clip(np.asarray(prior, np.float64).ravel(), PRIOR_EPS, 1.0 - PRIOR_EPS)
+    half = np.log(0.5)
+    return -weight * (np.log(p) - half), -weight * (np.log1p(-p) - half)
+
+
+def own_object_prior(prior, core):
+    """The prior with every other object turned to background: connected parts of ``prior > 0.5`` that do
+    not overlap ``core`` (or overlap it less than the part covering it most) get ``1 - prior``.
+
+    A box around one of several touching or nearby objects then holds one object for the data term, not
+    all the foreground the model sees.
+    """
+    lab, n = ndi.label(prior > 0.5)
+    if n < 2:
+        return prior
+    overlap = np.bincount(lab[core], minlength=n + 1)
+    overlap[0] = 0
+    if overlap.max() == 0:
+        return prior
+    others = (lab > 0) & (lab != int(np.argmax(overlap)))
+    return np.where(others, 1.0 - prior, prior)
+
+
+#: Prior probabilities are clipped to [eps, 1 - eps]: a prior of 0 or 1 is strong, never a hard constraint.
+PRIOR_EPS = 1e-3
+
 #: Boxes with more pixels are first cut on a block-averaged copy, then refined in a band at full size.
 MAX_BOX_PIXELS = 20_000
 
@@ -70,15 +102,17 @@ def _block_any(m, f):
     return m.reshape(m.shape[0] // f, f, m.shape[1] // f, f).any(axis=(1, 3))
 
 
-def _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior):
+def _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior,
+                        prior=None, prior_weight=0.0):
     """A large box: GrabCut on a block-averaged crop, then a full-resolution cut in a band at its edge."""
     r0, c0, r1, c1 = box
     f = int(np.ceil(np.sqrt((r1 - r0) * (c1 - c0) / MAX_BOX_PIXELS)))
     small = _block_mean(crop.astype(np.float64), f)
     sbox = (r0 // f, c0 // f, -(-r1 // f), -(-c1 // f))
     s_fg, s_bg = _block_any(hard_fg, f), _block_any(hard_bg, f)
+    s_prior = None if prior is None else _block_mean(prior, f)
     coarse = _cut(small, sbox, s_fg & ~s_bg, s_bg & ~s_fg, n_iter, n_components, gamma, core_fraction,
-                  shape_prior)
+                  shape_prior, s_prior, prior_weight)
     h, w = crop.shape[:2]
     coarse = np.repeat(np.repeat(coarse, f, 0), f, 1)[:h, :w]
     inbox = np.zeros((h, w), bool)
@@ -99,8 +133,9 @@ def _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma
     graph = GridCut((h, w), pairs, hard_fg=fix_fg, hard_bg=fix_bg)
     fg_model = GaussianMixture(n_components, variance_floor=1e-3).fit(flat[coarse.ravel()])
     bg_model = GaussianMixture(n_components, variance_floor=1e-3).fit(flat[(~coarse).ravel()])
-    prior = (shape_prior * (_ellipse_radius2((h, w), box) - 1.0)).ravel() if shape_prior else 0.0
-    alpha = graph.cut(prior - fg_model.log_likelihood(flat), -bg_model.log_likelihood(flat))
+    shape_cost = (shape_prior * (_ellipse_radius2((h, w), box) - 1.0)).ravel() if shape_prior else 0.0
+    p_fg, p_bg = prior_costs(prior, prior_weight)
+    alpha = graph.cut(shape_cost + p_fg - fg_model.log_likelihood(flat), p_bg - bg_model.log_likelihood(flat))
     return _clean(alpha, coarse) & ~bg_fixed | fg_fixed
 
 
@@ -169,25 +204,30 @@ def object_contrast(crop, mask, box, width: int = 2) -> float:
 
 
 def cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior,
-             min_contrast=0.0):
+             min_contrast=0.0, prior=None, prior_weight=0.0):
     """GrabCut on one crop. ``box`` is in crop coordinates; returns the bool mask of the crop.
 
     With ``min_contrast > 0`` and no hard foreground in the box, a mask whose :func:`object_contrast` is
     below ``min_contrast`` is dropped (the box holds nothing that differs from its surroundings): the
     result is then empty instead of a blob of background shaped by the box. A mask that fills the whole
     crop (a box over a whole small image) cannot be judged and is kept.
+
+    ``prior`` (the crop's foreground probabilities, or None) adds :func:`prior_costs` to the data term, and
+    the first foreground model is learnt from the core's pixels with ``prior >= 0.5``.
     """
-    mask = _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior)
+    mask = _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior, prior,
+                prior_weight)
     if min_contrast > 0 and not (hard_fg & mask).any() and object_contrast(crop, mask, box) < min_contrast:
         return np.zeros_like(mask)
     return mask
 
 
-def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior):
+def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior, prior=None,
+         prior_weight=0.0):
     r0, c0, r1, c1 = box
     if (r1 - r0) * (c1 - c0) > MAX_BOX_PIXELS:
         return _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction,
-                                   shape_prior)
+                                   shape_prior, prior, prior_weight)
     feats = _normalise(crop)
     h, w, c = feats.shape
     r0, c0, r1, c1 = box
@@ -200,16 +240,23 @@ def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction
     core = _ellipse((h, w), box, core_fraction) & ~bg_fixed
     if not core.any():
         core = inbox & ~bg_fixed
+    seed = core
+    if prior is not None and prior_weight:
+        prior = own_object_prior(prior, core)
+        likely = core & (prior >= 0.5)
+        if likely.sum() >= max(4, 0.2 * core.sum()):
+            seed = likely
     flat = feats.reshape(-1, c)
     pairs, _ = contrast_weights(feats, gamma)
     graph = GridCut((h, w), pairs, hard_fg=fg_fixed, hard_bg=bg_fixed)
     floor = 1e-3
     fg_model = GaussianMixture(n_components, variance_floor=floor)
     bg_model = GaussianMixture(n_components, variance_floor=floor)
-    fg_model.fit(flat[(core | fg_fixed).ravel()])
+    fg_model.fit(flat[(seed | fg_fixed).ravel()])
     bg_model.fit(flat[_background_samples(inbox, bg_fixed, box).ravel()])
     # Weak shape prior: the box's inscribed ellipse leans foreground, its corners background.
-    prior = (shape_prior * (_ellipse_radius2((h, w), box) - 1.0)).ravel() if shape_prior else 0.0
+    shape_cost = (shape_prior * (_ellipse_radius2((h, w), box) - 1.0)).ravel() if shape_prior else 0.0
+    p_fg, p_bg = prior_costs(prior, prior_weight)
     alpha = None
     min_size = max(4, int(0.1 * core.sum()))
     for it in range(max(1, int(n_iter))):
@@ -218,8 +265,8 @@ def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction
                 break
             fg_model.refit(flat[alpha.ravel()])
             bg_model.refit(flat[(~alpha).ravel()])
-        cost_fg = prior - fg_model.log_likelihood(flat)
-        cost_bg = -bg_model.log_likelihood(flat)
+        cost_fg = shape_cost + p_fg - fg_model.log_likelihood(flat)
+        cost_bg = p_bg - bg_model.log_likelihood(flat)
         new = graph.cut(cost_fg, cost_bg)
         if new.sum() < min_size:  # the models collapsed: keep what we had
             if alpha is None:
