@@ -40,7 +40,7 @@ from .crop import cut_crop
 from ..progress import Progress, run
 
 __all__ = ["grabcut", "grabcut_boxes", "iter_grabcut_boxes", "iter_grabcut_masks", "paint_box_masks",
-           "clip_box", "BoxMask", "TRIMAP_FOREGROUND", "TRIMAP_BACKGROUND"]
+           "clip_box", "BoxMask", "TRIMAP_FOREGROUND", "TRIMAP_BACKGROUND", "DEFAULT_PARAMS"]
 
 
 
@@ -233,7 +233,8 @@ def grabcut_boxes(image, boxes, n_iter=5, channel_axis=None, trimap=None, *, pri
         Called with a :class:`Progress` event after each box (see :func:`run`).
     **params
         ``n_components``, ``gamma``, ``margin``, ``core_fraction``, ``shape_prior``, ``min_contrast``,
-        ``prior_weight`` as in :func:`grabcut`. A box whose mask is dropped leaves its id unused (box ``i`` is always id ``i + 1``).
+        ``prior_weight`` as in :func:`grabcut`. A box whose mask is dropped leaves its id unused (box ``i`` is
+        always id ``i + 1``).
 
     Returns
     -------
