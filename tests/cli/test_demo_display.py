@@ -1,4 +1,4 @@
-"""``segsuite demo`` without a display says so in one line (exit 2) instead of aborting inside Qt (exit 134)."""
+"""``segsuite demo`` without a display says so in one line (exit 2), not aborting inside Qt (exit 134)."""
 
 from __future__ import annotations
 

@@ -39,6 +39,8 @@ class JobWidget(Container):
         self.jobs = JobControls(self.idle_status)
         # scrollable: the content scrolls inside the dock instead of growing the window (see ``native``)
         super().__init__(widgets=self._build(), scrollable=True)
+        # keep the controls packed at the top when the dock is taller than they are (not spread apart)
+        self.root_native_widget.widget().layout().addStretch(1)
         self.jobs.on_running_changed.append(self._running_changed)
         viewer.layers.events.inserted.connect(self._refresh)
         viewer.layers.events.removed.connect(self._refresh)
@@ -83,7 +85,7 @@ class JobWidget(Container):
         self.jobs.set_status(text)
 
     def report(self, error: BaseException | str) -> None:
-        """Tell the user about a mistake: one napari error notification and the same text in the status line."""
+        """Tell the user about a mistake: one napari error notification, the same text in the status line."""
         from napari.utils.notifications import show_error
 
         text = str(error)

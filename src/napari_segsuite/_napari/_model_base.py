@@ -21,7 +21,8 @@ class ModelWidget(JobWidget):
     """A JobWidget holding one model checkpoint (``self.checkpoint``) of :attr:`kind`.
 
     Subclasses set ``kind``, ``title`` (the result layer's suffix) and ``sample_file``, and implement
-    ``_read_checkpoint(path)``, ``_write_checkpoint(path, checkpoint)``, ``_describe(checkpoint, origin)``, ``train()`` and ``_predict_job()``.
+    ``_read_checkpoint(path)``, ``_write_checkpoint(path, checkpoint)``,
+    ``_describe(checkpoint, origin)``, ``train()`` and ``_predict_job()``.
     """
 
     kind = ""
@@ -48,8 +49,8 @@ class ModelWidget(JobWidget):
         self.readout = Label(value="no model yet")
         self.save_path = FileEdit(label="save as", mode="w", filter="*.pt")
         self.save_button = PushButton(text="Save model")
-        return [Label(value="<b>Model</b>"), self.model_path, self.load_button, self.sample_button, self.readout,
-                self.save_path, self.save_button]
+        return [Label(value="<b>Model</b>"), self.model_path, self.load_button, self.sample_button,
+                self.readout, self.save_path, self.save_button]
 
     def _predict_section(self) -> list:
         self.predict_image = ComboBox(label="predict image", choices=self._image_layers)
@@ -59,7 +60,8 @@ class ModelWidget(JobWidget):
         return [Label(value="<b>Predict</b>"), self.predict_image, self.whole_stack]
 
     def _busy_buttons(self):
-        return (self.train_button, self.predict_button, self.load_button, self.sample_button, self.save_button)
+        return (self.train_button, self.predict_button, self.load_button, self.sample_button,
+                self.save_button)
 
     def _layer_choices(self):
         return (self.predict_image,)
@@ -89,7 +91,7 @@ class ModelWidget(JobWidget):
         return True
 
     def load_sample_model(self, *_) -> bool:
-        """Load the small model shipped with the plugin (trained on the sample nuclei by the project's script)."""
+        """Load the small model shipped with the plugin (trained on the sample nuclei)."""
         from napari_segsuite.core.samples import sample_path
 
         try:
@@ -136,7 +138,8 @@ class ModelWidget(JobWidget):
             if not self.in_viewer(layer):
                 from napari.utils.notifications import show_warning
 
-                show_warning(f"'{layer.name}' was removed while {self.title} ran; the prediction was not added.")
+                show_warning(f"'{layer.name}' was removed while {self.title} ran; the prediction was not "
+                             "added.")
                 return
             self._add_result(layer.name, result, place)
 

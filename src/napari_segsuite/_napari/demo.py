@@ -31,7 +31,7 @@ def open_demo_viewer(run: bool = False, viewer=None):
     names = plugin_widget_names()
     groups = [[n for n in group if n in names] for group in TAB_GROUPS]
     groups.append([n for n in names if not any(n in g for g in TAB_GROUPS)])  # any widget not placed above
-    docked = {}
+    docked, firsts = {}, []
     for group in groups:
         for i, name in enumerate(group):
             # the first of a group goes below the previous group; the others become tabs beside it
@@ -39,7 +39,14 @@ def open_demo_viewer(run: bool = False, viewer=None):
             dock.setWindowTitle(name)
             docked[name] = widget
         if group:
-            viewer.window.add_plugin_dock_widget(PLUGIN, group[0])[0].raise_()
+            firsts.append(viewer.window.add_plugin_dock_widget(PLUGIN, group[0])[0])
+    for dock in firsts:  # each group shows its first widget
+        dock.raise_()
+    if len(firsts) > 1:  # the groups share the height evenly (napari gives a new dock the least)
+        from qtpy.QtCore import Qt
+
+        window = firsts[0].parentWidget()
+        window.resizeDocks(firsts, [1000] * len(firsts), Qt.Orientation.Vertical)
     if run:
         napari.run()
     return viewer, docked

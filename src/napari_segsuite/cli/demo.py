@@ -54,7 +54,8 @@ def _cmd_demo(args) -> int:
     reason = no_display_reason()
     if reason is not None:
         raise CLIError(f"{reason}. Run the backends without a window: "
-                       "segsuite demo --headless OUT_DIR, or give napari a virtual display: xvfb-run -a segsuite demo")
+                       "segsuite demo --headless OUT_DIR, or give napari a virtual display: "
+                       "xvfb-run -a segsuite demo")
     from napari_segsuite._napari.demo import open_demo_viewer
 
     open_demo_viewer(run=True)

@@ -20,7 +20,8 @@ def test_click_writes_the_region_and_undo_restores():
     assert target.sum() == 9 and ann.undo() is None
 
 
-@pytest.mark.parametrize("coord, reason", [((-1, 2), "outside"), ((2, 8), "outside"), ((2, 7), "no superpixel")])
+@pytest.mark.parametrize("coord, reason", [((-1, 2), "outside"), ((2, 8), "outside"),
+                                           ((2, 7), "no superpixel")])
 def test_click_outside_or_on_background_writes_nothing(coord, reason):
     target = np.zeros((8, 8), np.int32)
     edit = RegionAnnotator().click(target, REGIONS, coord, 3)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .boxes import DEFAULT_PARAMS, iter_grabcut_masks
+from . import boxes as _boxes
 
 __all__ = ["box_key", "GrabCutSession", "SessionRun"]
 
@@ -49,7 +49,7 @@ def box_key(image, channel_axis, trimap, box, params: dict) -> tuple:
     """
     lead = len(box) - 4
     planes, (r0, c0, r1, c1) = box[:lead], box[lead:]
-    m = DEFAULT_PARAMS["margin"]
+    m = _boxes.DEFAULT_PARAMS["margin"]
     sl = (*planes, slice(max(r0 - m, 0), r1 + m), slice(max(c0 - m, 0), c1 + m))
     img = np.moveaxis(image, channel_axis, -1) if channel_axis is not None else image
     parts = [img[sl]]
@@ -84,7 +84,7 @@ class GrabCutSession:
         self._painted: dict = {}  # target key -> (id offset, {label id: BoxMask})
 
     def iter_run(self, image, boxes, channel_axis=None, trimap=None, **params):
-        """Generator: key every box, compute the uncached ones (yields Progress), return a :class:`SessionRun`.
+        """Generator: key every box, compute the uncached ones (yields Progress), return a SessionRun.
 
         ``image`` may be any array-like (numpy, dask, zarr): it is read here, in the caller's thread.
         ``boxes`` is a list of ``(shape index, box or None)``. The cache is only read; :meth:`commit` the
@@ -97,8 +97,10 @@ class GrabCutSession:
         for i, key in keys.items():
             if key not in cached:
                 todo.setdefault(key, dict(boxes)[i])
-        masks = yield from iter_grabcut_masks(image, list(todo.values()), params.get("n_iter", 5), channel_axis,
-                                              trimap, **{k: v for k, v in params.items() if k != "n_iter"})
+        n_iter = params.get("n_iter", 5)
+        # looked up at call time: the module's function, also when a test or a profiler wraps it
+        masks = yield from _boxes.iter_grabcut_masks(image, list(todo.values()), n_iter, channel_axis, trimap,
+                                                     **{k: v for k, v in params.items() if k != "n_iter"})
         return SessionRun(keys, dict(zip(todo, masks)))
 
     def commit(self, run: SessionRun) -> list:

@@ -1,4 +1,4 @@
-"""Assisted labeling with superpixels: write whole regions into a labels array by clicks and strokes, with undo.
+"""Assisted labeling with superpixels: whole regions into a labels array by clicks and strokes, with undo.
 
 :class:`RegionAnnotator` works on plain numpy arrays (the regions shown, the superpixels, and the target
 labels array it writes into in place), so a viewer, a script or a test drives it alike.
@@ -78,11 +78,12 @@ class RegionAnnotator:
         ValueError
             If ``value`` does not fit in the target's integer dtype.
         """
-        if target.dtype.kind in "iu" and not np.iinfo(target.dtype).min <= value <= np.iinfo(target.dtype).max:
+        info = np.iinfo(target.dtype) if target.dtype.kind in "iu" else None
+        if info is not None and not info.min <= value <= info.max:
             raise ValueError(f"label id {value} does not fit in the target ({target.dtype}, ids up to "
-                             f"{np.iinfo(target.dtype).max}); choose a smaller id or a new target Labels layer.")
+                             f"{info.max}); choose a smaller id or a new target Labels layer.")
         idx = np.flatnonzero(where)
-        old = target[np.unravel_index(idx, target.shape)]  # not reshape(-1): that copies a non-contiguous array
+        old = target[np.unravel_index(idx, target.shape)]  # not reshape(-1): copies if not contiguous
         changed = old != value
         idx, old = idx[changed], old[changed]
         if idx.size:
