@@ -38,13 +38,15 @@ def main():
             print(f"{time.perf_counter() - t0:6.0f} s  {event.message}", flush=True)
 
     checkpoint = train_maskrcnn([(image, labels)], config={"width": 16, "fpn_channels": 64}, device="cpu",
-                                epochs=args.epochs, steps_per_epoch=25, time_limit=None if args.minutes is None else args.minutes * 60,
+                                epochs=args.epochs, steps_per_epoch=25,
+                                time_limit=None if args.minutes is None else args.minutes * 60,
                                 save_half=True, progress=report)
     save_maskrcnn_checkpoint(args.output, checkpoint)
     test_image, test_labels = load_sample("nuclei_test")
     pred, table = predict_maskrcnn(args.output, test_image, device="cpu")
     m = evaluate_segmentation(test_labels, pred)
-    print(f"trained {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU; nuclei_test: AP@0.5 {m['ap50']:.3f} AP@0.75 {m['ap75']:.3f} "
+    print(f"trained {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU; "
+          f"nuclei_test: AP@0.5 {m['ap50']:.3f} AP@0.75 {m['ap75']:.3f} "
           f"({m['n_pred']} predicted, {m['n_gt']} true); {args.output.stat().st_size / 1e6:.1f} MB")
 
 

@@ -249,7 +249,8 @@ BAD_TRAIN_PARAMS = {
              ["--w0", "-1"], ["--sigma", "0"], ["--device", "cuda:7"], ["--device", "gpu-please"],
              ["--time-limit", "-1"], ["--classes", "4"], ["--patience", "-1"], ["--epochs", "two"]],
     "maskrcnn": [["--epochs", "0"], ["--epochs", "-1"], ["--steps-per-epoch", "0"], ["--batch-size", "0"],
-                 ["--crop-size", "0"], ["--crop-size", "-64"], ["--crop-size", "32"], ["--width", "0"], ["--anchor-sizes", "a,b"],
+                 ["--crop-size", "0"], ["--crop-size", "-64"], ["--crop-size", "32"], ["--width", "0"],
+                 ["--anchor-sizes", "a,b"],
                  ["--anchor-sizes", "-8,16,32,64,128"], ["--image-scale", "0"], ["--image-scale", "-1"],
                  ["--lr", "0"], ["--lr", "nan"], ["--channel-axis", "5"], ["--device", "cuda:7"],
                  ["--device", "gpu-please"], ["--time-limit", "-1"], ["--backbone", "vgg"]],
@@ -274,8 +275,10 @@ def _train_cases(f, out):
         for bad in BAD_DATASETS:
             yield f"{kind}-dataset-{bad}", ["train", kind, f[bad], "-o", target, *quick], [target]
         for params in BAD_TRAIN_PARAMS.get(kind, []):
-            yield f"{kind}-param" + "".join(params), ["train", kind, f["dataset"], "-o", target, *quick, *params], [target]
-        yield f"{kind}-output-not-pt", ["train", kind, f["dataset"], "-o", out / "model.tif", *quick], [out / "model.tif"]
+            argv = ["train", kind, f["dataset"], "-o", target, *quick, *params]
+            yield f"{kind}-param" + "".join(params), argv, [target]
+        not_pt = out / "model.tif"
+        yield f"{kind}-output-not-pt", ["train", kind, f["dataset"], "-o", not_pt, *quick], [not_pt]
         yield f"{kind}-output-is-folder", ["train", kind, f["dataset"], "-o", f["empty_dir"], *quick], []
         for bad in ("missing", "corrupt", "labels"):
             for flag in ("--resume", "--init"):

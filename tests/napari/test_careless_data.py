@@ -86,4 +86,5 @@ def test_a_long_refusal_wraps_in_the_status_line_instead_of_widening_the_dock(ma
     widget = GrabCutWidget(viewer)
     before = widget.native.sizeHint().width()
     assert _grabcut(widget) is None and len(widget.jobs.status) > 200
-    assert widget.jobs.native.minimumSizeHint().width() <= max(before, 600), (before, widget.jobs.native.minimumSizeHint().width())
+    after = widget.jobs.native.minimumSizeHint().width()
+    assert after <= max(before, 600), (before, after)

@@ -24,7 +24,7 @@ def test_evaluate_threaded_fills_table_and_marks_errors(make_napari_viewer_proxy
     widget.gt.value = viewer.layers["gt"]
     widget.pred.value = viewer.layers["pred"]
     widget.mark_errors.value = True
-    worker = widget.run()
+    widget.run()
     wait_job(widget.jobs, 20000)
     qtbot.waitUntil(lambda: widget.metrics is not None, timeout=5000)
     assert (widget.metrics["tp"], widget.metrics["fp"], widget.metrics["fn"]) == (2, 1, 1)

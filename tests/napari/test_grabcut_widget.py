@@ -52,7 +52,7 @@ def scene(make_napari_viewer_proxy):
 
 def test_threaded_run_one_instance_per_rectangle_then_only_changed_boxes(scene, qtbot, wait_job):
     viewer, widget, gt, ids, boxes = scene
-    worker = widget.run()
+    widget.run()
     wait_job(widget.jobs, 30000)
     qtbot.waitUntil(lambda: widget.output.value is not None, timeout=5000)
     out = widget.output.value
@@ -275,4 +275,5 @@ def test_output_layer_holding_a_dask_array_is_refused_before_running(scene, show
     widget.output.value = viewer.add_labels(da.zeros(gt.shape, dtype=np.int32, chunks=128), name="lazy",
                                             scale=SCALE, translate=TRANSLATE)
     assert widget.run() is None
-    assert len(shown_errors) == 1 and "'lazy' holds a dask array that cannot be painted" in shown_errors[0], shown_errors
+    assert len(shown_errors) == 1, shown_errors
+    assert "'lazy' holds a dask array that cannot be painted" in shown_errors[0], shown_errors

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 npe2 = pytest.importorskip("npe2")

@@ -25,7 +25,7 @@ def test_predict_with_sample_model_threaded(make_napari_viewer_proxy, qtbot, wai
     assert "resnet18_slim" in widget.model_status.value
     widget.image.value = viewer.layers["nuclei"]
     widget.tile_size.value = 192
-    worker = widget.predict()
+    widget.predict()
     wait_job(widget.jobs, 60000)
     qtbot.waitUntil(lambda: "nuclei Mask R-CNN" in viewer.layers, timeout=5000)
     layer = viewer.layers["nuclei Mask R-CNN"]
@@ -70,7 +70,7 @@ def test_train_from_layer_pairs_threaded(make_napari_viewer_proxy, qtbot, wait_j
     widget.training.add_pair()
     assert "img + lab" in widget.training.pairs_label.value
     widget.epochs.value, widget.steps.value, widget.device.value = 1, 1, "cpu"
-    worker = widget.train()
+    widget.train()
     wait_job(widget.jobs, 120000)
     qtbot.waitUntil(lambda: widget.checkpoint is not None, timeout=5000)
     assert widget.checkpoint["kind"] == "maskrcnn"

@@ -71,7 +71,7 @@ def test_train_then_predict_threaded(make_napari_viewer_proxy, qtbot, tmp_path, 
 
     widget.predict_image.value = viewer.layers["cells"]
     widget.probabilities.value = True
-    worker = widget.predict()
+    widget.predict()
     wait_job(widget.jobs, 60000)
     qtbot.waitUntil(lambda: "cells U-Net" in [lay.name for lay in viewer.layers], timeout=5000)
     labels = viewer.layers["cells U-Net"]
@@ -123,7 +123,7 @@ def test_stack_prediction_and_errors(make_napari_viewer_proxy, qtbot, tmp_path, 
     widget.checkpoint = train_unet([(img, lab)], epochs=1, steps_per_epoch=2, base=8, depth=2, patch_size=64,
                                    batch_size=2, val_fraction=0, device="cpu")
     widget.predict_image.value = viewer.layers["stack"]
-    worker = widget.predict()
+    widget.predict()
     wait_job(widget.jobs, 60000)
     qtbot.waitUntil(lambda: "stack U-Net" in [lay.name for lay in viewer.layers], timeout=5000)
     assert viewer.layers["stack U-Net"].data.shape == (3, 64, 64)
@@ -201,5 +201,6 @@ def test_current_plane_only_lands_on_that_plane(make_napari_viewer_proxy, qtbot,
     out = viewer.layers["stack U-Net"]
     assert out.data.shape == (1, 64, 64)  # one plane, placed on plane 1 (a 2D layer would show on every plane)
     assert tuple(out.scale) == (2.0, 0.5, 0.5) and tuple(out.translate) == (12.0, 0.0, 0.0)
-    expected = predict_unet(widget.checkpoint, stack[1], device="cpu", min_size=int(widget.min_size.value), watershed=False)
+    expected = predict_unet(widget.checkpoint, stack[1], device="cpu", min_size=int(widget.min_size.value),
+                            watershed=False)
     np.testing.assert_array_equal(out.data[0], expected)

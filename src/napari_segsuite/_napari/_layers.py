@@ -8,8 +8,11 @@ __all__ = ["unwrap", "layers_of_type", "image_data", "labels_data", "editable_la
            "current_plane", "layer_in_viewer", "reset_layer_choices", "prediction_input"]
 
 
-def image_data(layer) -> tuple[np.ndarray, int | None]:
+def image_data(layer) -> tuple:
     """Return ``(array, channel_axis)`` for an Image layer (``channel_axis=-1`` for RGB layers).
+
+    The array is the layer's own data object, unread (numpy, dask or zarr; the first scale of a multiscale
+    layer): the core job reads it in its worker thread, so a lazy layer is not loaded on the GUI thread.
 
     Raises
     ------
@@ -20,7 +23,7 @@ def image_data(layer) -> tuple[np.ndarray, int | None]:
     """
     from napari_segsuite.core.layout import looks_channels_last
 
-    data = _checked_layer_data(layer, "Image")
+    data = _checked_layer_data(layer, "Image", read=False)
     if not layer.rgb and data.ndim >= 3 and looks_channels_last(data.shape):
         n = data.shape[-1]
         raise ValueError(f"image {layer.name!r} has shape {data.shape}: its last axis ({n}) looks like colour "
@@ -53,8 +56,11 @@ def editable_labels_data(layer) -> np.ndarray:
     return data
 
 
-def _checked_layer_data(layer, kind: str) -> np.ndarray:
-    """The (first-scale) array of ``layer``, or a ValueError saying which kind of layer to choose."""
+def _checked_layer_data(layer, kind: str, read: bool = True):
+    """The (first-scale) array of ``layer`` (a numpy array if ``read``, else as the layer holds it).
+
+    Raises a ValueError saying which kind of layer to choose when ``layer`` is not one of ``kind``.
+    """
     import napari.layers
 
     if layer is None:
@@ -65,7 +71,7 @@ def _checked_layer_data(layer, kind: str) -> np.ndarray:
     data = layer.data
     if getattr(layer, "multiscale", False):
         data = data[0]
-    return np.asarray(data)
+    return np.asarray(data) if read else data
 
 
 def layers_of_type(viewer, kind: str) -> list:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, Table
+from magicgui.widgets import CheckBox, ComboBox, PushButton, Table
 
-from ._jobs import JobControls
-from ._layers import labels_data, layer_in_viewer, layers_of_type, reset_layer_choices, spatial_kwargs
+from ._base import JobWidget
+from ._layers import labels_data, layers_of_type, reset_layer_choices, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -17,29 +17,31 @@ _ROWS = [("IoU", "iou"), ("Dice", "dice"), ("Pixel accuracy", "pixel_accuracy"),
          ("instances (GT)", "n_gt"), ("instances (pred)", "n_pred")]
 
 
-class EvaluateWidget(Container):
+class EvaluateWidget(JobWidget):
     """Compare a prediction with ground truth: IoU, Dice, pixel accuracy, AP at IoU thresholds."""
 
+    idle_status = "pick two Labels layers"
+
     def __init__(self, viewer: napari.viewer.Viewer):
-        self._viewer = viewer
+        self.metrics: dict | None = None
+        super().__init__(viewer)
+        self.run_button.changed.connect(self.run)
+
+    def _build(self):
         self.gt = ComboBox(label="ground truth", choices=self._labels_layers)
         self.pred = ComboBox(label="prediction", choices=self._labels_layers)
         self.mark_errors = CheckBox(text="add layers marking false positives / negatives", value=False)
         self.run_button = PushButton(text="Evaluate")
         self.table = Table(value={"metric": [r[0] for r in _ROWS], "value": [""] * len(_ROWS)})
-        self.jobs = JobControls("pick two Labels layers")
         self.table.read_only = True
         self.table.min_height = 360
         self.table.native.verticalHeader().setVisible(False)
         self.table.native.horizontalHeader().setStretchLastSection(True)
         self.table.native.setColumnWidth(0, 160)
-        super().__init__(widgets=[self.gt, self.pred, self.mark_errors, self.run_button, self.jobs, self.table])
-        self.run_button.changed.connect(self.run)
-        self.jobs.on_running_changed.append(lambda running: setattr(self.run_button, "enabled", not running))
-        viewer.layers.events.inserted.connect(self._refresh)
-        viewer.layers.events.removed.connect(self._refresh)
-        self._refresh()
-        self.metrics: dict | None = None
+        return [self.gt, self.pred, self.mark_errors, self.run_button, self.jobs, self.table]
+
+    def _busy_buttons(self):
+        return (self.run_button,)
 
     def _labels_layers(self, _widget=None):
         return layers_of_type(self._viewer, "Labels")
@@ -57,8 +59,6 @@ class EvaluateWidget(Container):
 
     def run(self, *_):
         """Start the evaluation in a worker; returns the worker (None if the input is invalid)."""
-        from napari.utils.notifications import show_error
-
         from napari_segsuite.core.labels import as_labels, check_same_shape
         from napari_segsuite.core.metrics import iter_evaluate
 
@@ -70,8 +70,7 @@ class EvaluateWidget(Container):
             pred = as_labels(labels_data(pred_layer), name=pred_layer.name, ndim=(2, 3, 4))
             check_same_shape(gt.shape, pred.shape, gt_layer.name, pred_layer.name)
         except ValueError as exc:
-            show_error(str(exc))
-            self.jobs.set_status(str(exc))
+            self.report(exc)
             return None
 
         def done(result):
@@ -81,7 +80,7 @@ class EvaluateWidget(Container):
                 "metric": [r[0] for r in _ROWS],
                 "value": [f"{metrics[k]:.3f}" if isinstance(metrics[k], float) else str(metrics[k]) for _, k in _ROWS],
             }
-            if errors is not None and layer_in_viewer(self._viewer, pred_layer):
+            if errors is not None and self.in_viewer(pred_layer):
                 fp, fn = errors
                 kw = spatial_kwargs(pred_layer)
                 self._viewer.add_labels(fp, name=f"false positives ({pred_layer.name})", **kw)

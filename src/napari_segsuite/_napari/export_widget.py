@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, LineEdit, PushButton,
-                              Select)
+from magicgui.widgets import CheckBox, ComboBox, FileEdit, FloatSpinBox, Label, LineEdit, PushButton, Select
 
-from ._jobs import JobControls, short_list
+from ._base import JobWidget
+from ._jobs import short_list
 from ._layers import current_plane
 from .writer import item_name_from_layer
 
@@ -31,7 +31,7 @@ def _spatial_shape(layer) -> tuple:
     return shape[:-1] if getattr(layer, "rgb", False) else shape
 
 
-class ExportWidget(Container):
+class ExportWidget(JobWidget):
     """Write Image + Labels pairs as training data, with optional border weight maps.
 
     Pick one or more pairs (an Image and a Labels layer of the same shape), whether to export the whole
@@ -41,8 +41,16 @@ class ExportWidget(Container):
     with a notice of what was written.
     """
 
+    idle_status = "pick Image + Labels pairs and a folder"
+
     def __init__(self, viewer: napari.viewer.Viewer):
-        self._viewer = viewer
+        self.result: dict | None = None
+        super().__init__(viewer)
+        self.weights.changed.connect(self._sync_weights)
+        self._sync_weights()
+        self.run_button.changed.connect(self.run)
+
+    def _build(self):
         self.pairs = Select(label="Image + Labels", choices=self._pair_choices, allow_multiple=True)
         self.planes = ComboBox(label="planes", choices=list(PLANES), value="whole image / stack")
         self.names = LineEdit(label="item names", value="")
@@ -55,21 +63,14 @@ class ExportWidget(Container):
         self.overwrite = ComboBox(label="existing items", choices=list(OVERWRITE), value=list(OVERWRITE)[0])
         self.run_button = PushButton(text="Export")
         self.summary = Label(value="")
-        self.jobs = JobControls("pick Image + Labels pairs and a folder")
-        super().__init__(widgets=[self.pairs, self.planes, self.names, self.folder, self.format, self.weights,
-                                  self.w0, self.sigma, self.overwrite, self.run_button, self.jobs,
-                                  self.summary])
         self.pairs.min_height = 70
         self.pairs.max_height = 120
         self.summary.native.setWordWrap(True)  # long folder paths wrap instead of widening the dock
-        self.weights.changed.connect(self._sync_weights)
-        self._sync_weights()
-        self.run_button.changed.connect(self.run)
-        self.jobs.on_running_changed.append(lambda running: setattr(self.run_button, "enabled", not running))
-        viewer.layers.events.inserted.connect(self._refresh)
-        viewer.layers.events.removed.connect(self._refresh)
-        self.result: dict | None = None
-        self._refresh()
+        return [self.pairs, self.planes, self.names, self.folder, self.format, self.weights, self.w0, self.sigma,
+                self.overwrite, self.run_button, self.jobs, self.summary]
+
+    def _busy_buttons(self):
+        return (self.run_button,)
 
     # ------------------------------------------------------------------ choices
     def _pair_choices(self, _widget=None):
@@ -148,8 +149,6 @@ class ExportWidget(Container):
     # ------------------------------------------------------------------ run
     def run(self, *_):
         """Start the export in a worker; returns the worker (None when the input is not usable)."""
-        from napari.utils.notifications import show_error
-
         from napari_segsuite.core.dataset import iter_export_dataset, open_destination
 
         fmt = FORMATS[self.format.value]
@@ -173,8 +172,7 @@ class ExportWidget(Container):
             # the folder checks (existing items, foreign files, another layout) answer at once
             open_destination(folder, fmt, [it[0] for it in items], policy == "replace")
         except ValueError as exc:
-            show_error(str(exc))
-            self.jobs.set_status(str(exc))
+            self.report(exc)
             return None
         names = [it[0] for it in items]
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, FileEdit, Label, PushButton, SpinBox
 
 from napari_segsuite.core.training.defaults import UNET_DEFAULTS, UNET_PATCH_SIZE_CPU
 
-from ._jobs import JobControls
-from ._layers import layers_of_type, prediction_input, reset_layer_choices
+from ._model_base import ModelWidget
 from .training_pairs import TrainingPairs
 
 if TYPE_CHECKING:
@@ -20,19 +19,25 @@ _MODEL_SIZES = {"auto (by device)": (None, None), "small, CPU (base 16, depth 3)
                 "tiny (base 8, depth 2)": (8, 2), "paper, GPU (base 64, depth 4)": (64, 4)}
 
 
-class UNetWidget(Container):
+class UNetWidget(ModelWidget):
     """Train a U-Net on corrected labels and predict cell instances (Ronneberger et al. 2015).
 
     The trained model lives on the widget (``self.checkpoint``) until it is saved; training and
     prediction run in a background thread with a progress bar and Cancel.
     """
 
+    kind = "unet"
+    title = "U-Net"
+    sample_file = "unet_nuclei.pt"
+
     def __init__(self, viewer: napari.viewer.Viewer):
-        self._viewer = viewer
-        self.checkpoint: dict | None = None
-        self.jobs = JobControls("load a model or train one")
+        super().__init__(viewer)
+        self.training.fill_row()
+        self.native.setMaximumWidth(460)
+
+    def _build(self):
         # --- training
-        self.training = TrainingPairs(viewer, report=self.jobs.report)
+        self.training = TrainingPairs(self._viewer, report=self.report)
         self.epochs = SpinBox(label="epochs", value=UNET_DEFAULTS["epochs"], min=1, max=10000)
         self.steps = SpinBox(label="steps per epoch", value=UNET_DEFAULTS["steps_per_epoch"], min=1,
                              max=100000)
@@ -44,63 +49,41 @@ class UNetWidget(Container):
         self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
         self.autosave = FileEdit(label="save every epoch to", mode="w", filter="*.pt", value="")
         self.train_button = PushButton(text="Train")
-        self.readout = Label(value="no model yet")
         # --- prediction
-        self.predict_image = ComboBox(label="predict image", choices=self._image_layers)
-        self.whole_stack = CheckBox(text="every plane of a stack", value=True)
+        predict = self._predict_section()
         self.probabilities = CheckBox(text="add the probability map", value=False)
         self.min_size = SpinBox(label="min size (px)", value=10, min=0, max=100000)
         self.watershed = CheckBox(text="split touching cells (watershed)", value=False)
-        self.predict_button = PushButton(text="Predict")
-        # --- checkpoints
-        self.model_path = FileEdit(label="model file", mode="r", filter="*.pt")
-        self.load_button = PushButton(text="Load model")
-        self.sample_button = PushButton(text="Load sample model")
-        self.sample_button.tooltip = "The small model shipped with the plugin, trained on the sample nuclei."
-        self.save_path = FileEdit(label="save as", mode="w", filter="*.pt")
-        self.save_button = PushButton(text="Save model")
-        super().__init__(widgets=[
-            Label(value="<b>Model</b>"), self.model_path, self.load_button, self.sample_button, self.readout,
-            self.save_path, self.save_button,
-            Label(value="<b>Train</b>"), self.training, self.epochs, self.steps, self.patch_size, self.model_size,
-            self.classes, self.device, self.autosave, self.train_button,
-            Label(value="<b>Predict</b>"), self.predict_image, self.whole_stack, self.probabilities,
-            self.min_size, self.watershed, self.predict_button,
-            self.jobs])
-        self.training.fill_row()
-        self.readout.native.setWordWrap(True)  # a long readout wraps instead of widening the dock
-        self.native.setMaximumWidth(460)
-        self.train_button.changed.connect(self.train)
-        self.predict_button.changed.connect(self.predict)
-        self.load_button.changed.connect(self.load)
-        self.sample_button.changed.connect(self.load_sample_model)
-        self.save_button.changed.connect(self.save)
-        self.jobs.on_running_changed.append(self._running_changed)
-        viewer.layers.events.inserted.connect(self._refresh)
-        viewer.layers.events.removed.connect(self._refresh)
-        self._refresh()
+        return [*self._model_section(),
+                Label(value="<b>Train</b>"), self.training, self.epochs, self.steps, self.patch_size,
+                self.model_size, self.classes, self.device, self.autosave, self.train_button,
+                *predict, self.probabilities, self.min_size, self.watershed, self.predict_button, self.jobs]
 
-    # ----------------------------------------------------------------- helpers
-    def _image_layers(self, _widget=None):
-        return layers_of_type(self._viewer, "Image")
+    # ----------------------------------------------------------------- the model
+    def _read_checkpoint(self, path: Path) -> dict:
+        from napari_segsuite.core.unet.checkpoint import load_checkpoint
 
-    def _refresh(self, *_):
-        reset_layer_choices(self.predict_image)
+        return load_checkpoint(path, kind="unet")
 
-    def _running_changed(self, running: bool):
-        for b in (self.train_button, self.predict_button, self.load_button, self.sample_button, self.save_button):
-            b.enabled = not running
+    def _write_checkpoint(self, path: Path, ck: dict) -> None:
+        from napari_segsuite.core.unet.checkpoint import save_checkpoint
 
-    def _error(self, exc: Exception):
-        self.jobs.report(exc)
+        save_checkpoint(path, kind="unet", config=ck["config"], normalization=ck["normalization"],
+                        state_dict=ck["state_dict"], history=ck.get("history"),
+                        **{k: ck[k] for k in ("training", "resume") if k in ck})
 
-    def _set_model(self, ckpt: dict, origin: str):
-        self.checkpoint = ckpt
+    def _describe(self, ckpt: dict, origin: str) -> str:
         c = ckpt["config"]
         h = ckpt.get("history", {})
         best = max((v for v in h.get("val_ap50", []) if v == v), default=None)
-        self.readout.value = (f"model ({origin}): base {c['base']}, depth {c['depth']}, {c['in_channels']} channel(s), "
-                              f"{c['n_classes']} classes" + (f"; best val AP@0.5 {best:.3f}" if best is not None else ""))
+        return (f"model ({origin}): base {c['base']}, depth {c['depth']}, {c['in_channels']} channel(s), "
+                f"{c['n_classes']} classes" + (f"; best val AP@0.5 {best:.3f}" if best is not None else ""))
+
+    def _set_model(self, ckpt: dict, origin: str):  # the name train() uses
+        self.set_checkpoint(ckpt, origin)
+
+    def _error(self, exc: Exception):  # the name train() uses
+        self.report(exc)
 
     # ----------------------------------------------------------------- actions
     def train(self, *_):
@@ -134,87 +117,23 @@ class UNetWidget(Container):
                                channel_axis=channel_axis, checkpoint_path=checkpoint,
                                on_yielded=yielded, on_returned=returned)
 
-    def predict(self, *_):
-        """Predict the chosen image (or every plane of a stack) in a worker; returns the worker."""
+    # ----------------------------------------------------------------- prediction
+    def _predict_job(self, image, channel_axis):
+        from napari_segsuite.core.predict import iter_predict_stack
         from napari_segsuite.core.unet.infer import iter_predict_unet
 
-        layer = self.predict_image.value
-        try:
-            if self.checkpoint is None:
-                raise ValueError("no model: train one or load a model file first.")
-            image, channel_axis, place = prediction_input(self._viewer, layer, bool(self.whole_stack.value))
-        except ValueError as exc:
-            self._error(exc)
-            return None
-        name = layer.name
-        # the core takes one stack axis: a TZYX (or longer) gray stack runs as one ZYX stack of its planes
-        # (a 4D image without channel_axis would be read as ZYX + channels)
-        stack_shape = image.shape[:-2] if channel_axis is None and image.ndim > 3 else None
-        if stack_shape is not None:
-            image = image.reshape(-1, *image.shape[-2:])
-        with_prob = bool(self.probabilities.value)  # the map costs 4 bytes per pixel: only when asked for
+        # a TZYX (or longer) gray stack runs as one stack of its planes (folded and unfolded in the worker)
+        return iter_predict_stack, (iter_predict_unet, self.checkpoint, image), dict(
+            channel_axis=channel_axis, device=self.device.value, min_size=int(self.min_size.value),
+            watershed=bool(self.watershed.value),
+            return_probabilities=bool(self.probabilities.value))  # the map costs 4 bytes a pixel: only if asked
 
-        def returned(result):
-            labels, prob = result if with_prob else (result, None)
-            if stack_shape is not None:
-                labels = labels.reshape(*stack_shape, *labels.shape[-2:])
-                prob = None if prob is None else prob.reshape(labels.shape)
-            if prob is not None:
-                data, kwargs = place(prob)
-                self._viewer.add_image(data, name=f"{name} U-Net probability", colormap="magma",
-                                       contrast_limits=(0.0, 1.0), blending="additive", **kwargs)
-            data, kwargs = place(labels)
-            self._viewer.add_labels(data, name=f"{name} U-Net", **kwargs)
-            self.jobs.set_status(f"{int(labels.max())} instances")
-
-        return self.jobs.start(iter_predict_unet, self.checkpoint, image, channel_axis=channel_axis,
-                               device=self.device.value, min_size=int(self.min_size.value),
-                               watershed=bool(self.watershed.value), return_probabilities=with_prob,
-                               on_returned=returned)
-
-    def load(self, *_, path=None) -> bool:
-        """Load the model file chosen in ``model_path`` (or ``path``); bad files are refused with a notice."""
-        from napari_segsuite.core.unet.checkpoint import load_checkpoint
-
-        target = Path(path if path is not None else self.model_path.value)
-        try:
-            if path is None and str(self.model_path.value).strip() in ("", "."):
-                raise ValueError("choose a model file (.pt) first, or press 'Load sample model'.")
-            ckpt = load_checkpoint(target, kind="unet")
-        except (ValueError, FileNotFoundError) as exc:
-            self._error(exc)
-            return False
-        self._set_model(ckpt, target.name)
-        self.jobs.set_status(f"loaded {target.name}")
-        return True
-
-    def load_sample_model(self, *_) -> bool:
-        """Load the small U-Net shipped with the plugin (trained on the sample nuclei by the project's script)."""
-        from napari_segsuite.core.samples import sample_path
-
-        try:
-            return self.load(path=sample_path("unet_nuclei.pt"))
-        except FileNotFoundError as exc:
-            self._error(exc)
-            return False
-
-    def save(self, *_):
-        """Save the current model to ``save_path`` (atomically)."""
-        from napari_segsuite.core.unet.checkpoint import save_checkpoint
-
-        try:
-            if self.checkpoint is None:
-                raise ValueError("no model to save: train or load one first.")
-            path = Path(self.save_path.value)
-            if not str(self.save_path.value) or path.is_dir():
-                raise ValueError("choose a file name to save the model to.")
-            if path.suffix != ".pt":
-                path = path.with_suffix(".pt")
-            ck = self.checkpoint
-            save_checkpoint(path, kind="unet", config=ck["config"], normalization=ck["normalization"],
-                            state_dict=ck["state_dict"], history=ck.get("history"),
-                            **{k: ck[k] for k in ("training", "resume") if k in ck})
-        except (ValueError, OSError) as exc:
-            self._error(exc)
-            return
-        self.jobs.set_status(f"saved {path.name}")
+    def _add_result(self, name: str, result, place) -> None:
+        labels, prob = result if isinstance(result, tuple) else (result, None)
+        if prob is not None:
+            data, kwargs = place(prob)
+            self._viewer.add_image(data, name=f"{name} U-Net probability", colormap="magma",
+                                   contrast_limits=(0.0, 1.0), blending="additive", **kwargs)
+        data, kwargs = place(labels)
+        self._viewer.add_labels(data, name=f"{name} U-Net", **kwargs)
+        self.say(f"{int(labels.max())} instances")

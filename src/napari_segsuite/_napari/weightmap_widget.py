@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton
+from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Label, PushButton
 
-from ._jobs import JobControls
+from ._base import JobWidget
 from ._layers import labels_data, layers_of_type, reset_layer_choices, spatial_kwargs
 
 if TYPE_CHECKING:
@@ -19,13 +19,7 @@ STACK_CHOICES = ("as a 3D volume", "plane by plane (2D)")
 COLORMAP = "inferno"
 
 
-def _in_viewer(viewer, layer) -> bool:
-    # ``==`` rather than ``is``: plugin tests hand out a fresh public-only proxy on every layer access,
-    # and a proxy compares equal to the layer it wraps (layers define no __eq__ of their own)
-    return layer is not None and any(lay == layer for lay in viewer.layers)
-
-
-class WeightMapWidget(Container):
+class WeightMapWidget(JobWidget):
     """Compute the border weight map ``w = w_c + w0 * exp(-(d1 + d2)**2 / (2 * sigma**2))`` of a Labels layer.
 
     Parameters
@@ -34,8 +28,16 @@ class WeightMapWidget(Container):
         The viewer whose Labels layers are offered.
     """
 
+    idle_status = "pick a Labels layer"
+
     def __init__(self, viewer: napari.viewer.Viewer):
-        self._viewer = viewer
+        self.result_layer = None
+        super().__init__(viewer)
+        self.run_button.changed.connect(self.run)
+        self.class_weights.changed.connect(self._update_visibility)
+        self.labels_layer.changed.connect(self._update_visibility)
+
+    def _build(self):
         self.labels_layer = ComboBox(label="labels", choices=self._labels_layers,
                                tooltip="instance labels (0 = background); touching cells must have different ids")
         self.w0 = FloatSpinBox(label="w0", value=10.0, min=0.0, max=1e4, step=1.0,
@@ -51,18 +53,11 @@ class WeightMapWidget(Container):
                                    tooltip="3D labels: one 3D weight map, or each plane as its own 2D image")
         self.info = Label(value="")
         self.run_button = PushButton(text="Compute weight map")
-        self.jobs = JobControls("pick a Labels layer")
-        super().__init__(widgets=[self.labels_layer, self.w0, self.sigma, self.class_weights, self.w_background,
-                                  self.w_foreground, self.use_scale, self.stack_mode, self.run_button, self.jobs,
-                                  self.info])
-        self.result_layer = None
-        self.run_button.changed.connect(self.run)
-        self.class_weights.changed.connect(self._update_visibility)
-        self.labels_layer.changed.connect(self._update_visibility)
-        self.jobs.on_running_changed.append(lambda running: setattr(self.run_button, "enabled", not running))
-        viewer.layers.events.inserted.connect(self._refresh)
-        viewer.layers.events.removed.connect(self._refresh)
-        self._refresh()
+        return [self.labels_layer, self.w0, self.sigma, self.class_weights, self.w_background, self.w_foreground,
+                self.use_scale, self.stack_mode, self.run_button, self.jobs, self.info]
+
+    def _busy_buttons(self):
+        return (self.run_button,)
 
     def _labels_layers(self, _widget=None):
         return layers_of_type(self._viewer, "Labels")
@@ -89,12 +84,11 @@ class WeightMapWidget(Container):
             spacing = tuple(float(s) for s in np.asarray(layer.scale)[-min(layer.ndim, 3):])
         return {"w0": float(self.w0.value), "sigma": float(self.sigma.value), "class_weights": class_weights,
                 "spacing": spacing,
-                "plane_by_plane": bool(layer is not None and layer.ndim == 3 and self.stack_mode.value == STACK_CHOICES[1])}
+                "plane_by_plane": bool(layer is not None and layer.ndim == 3
+                                       and self.stack_mode.value == STACK_CHOICES[1])}
 
     def run(self, *_):
         """Start the computation in a worker; returns the worker (None if the input is invalid)."""
-        from napari.utils.notifications import show_error
-
         from napari_segsuite.core.labels import as_labels
         from napari_segsuite.core.weightmap import iter_unet_weight_map
 
@@ -105,12 +99,11 @@ class WeightMapWidget(Container):
             labels = as_labels(labels_data(layer), name=layer.name, ndim=(2, 3))
             params = self.parameters()
         except ValueError as exc:
-            show_error(str(exc))
-            self.jobs.set_status(str(exc))
+            self.report(exc)
             return None
 
         def done(weights):
-            if not _in_viewer(self._viewer, layer):
+            if not self.in_viewer(layer):
                 raise ValueError(f"the Labels layer {layer.name!r} was removed; the weight map was not added.")
             self._show(weights, layer)
 
@@ -121,7 +114,7 @@ class WeightMapWidget(Container):
         limits = (lo, hi if hi > lo else lo + 1.0)
         self.info.value = f"weights {lo:.3g} to {hi:.3g}"
         name = f"{source.name} weight map"
-        if self.result_layer is not None and _in_viewer(self._viewer, self.result_layer) \
+        if self.result_layer is not None and self.in_viewer(self.result_layer) \
                 and self.result_layer.data.shape == weights.shape:
             self.result_layer.data = weights
             self.result_layer.contrast_limits = limits

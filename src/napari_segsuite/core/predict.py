@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["predict_checkpoint", "iter_predict_checkpoint", "BACKENDS"]
+__all__ = ["predict_checkpoint", "iter_predict_checkpoint", "iter_predict_stack", "BACKENDS"]
 
 #: checkpoint kind -> (module, generator function name). The generator takes (checkpoint, image, **kw),
 #: yields Progress and returns labels (or (labels, probabilities) with return_probabilities=True).
@@ -29,6 +29,35 @@ def iter_predict_checkpoint(path, image, **kwargs):
         raise ValueError(f"{path}: {kind!r} models cannot be run by this installation ({exc}).") from exc
     result = yield from func(ckpt, image, **kwargs)
     return result
+
+
+def iter_predict_stack(iter_predict, model, image, *, channel_axis=None, **kwargs):
+    """Run a backend's prediction generator on an image with any number of stack axes.
+
+    Parameters
+    ----------
+    iter_predict : callable
+        A backend generator ``iter_predict(model, image, channel_axis=..., **kwargs)``
+        (e.g. ``iter_predict_unet``), which takes one stack axis at most.
+    model : dict
+        The checkpoint.
+    image : array_like
+        numpy, dask or zarr, as a viewer layer holds it: read by the backend, in the caller's thread.
+    channel_axis : int or None
+    **kwargs
+        Passed to ``iter_predict``.
+
+    Returns
+    -------
+    object
+        What ``iter_predict`` returns, with a gray ``TZYX`` (or longer) image's stack axes restored
+        (it runs as one stack of its planes, :func:`~napari_segsuite.core.layout.fold_stack_axes`).
+    """
+    from .layout import fold_stack_axes, unfold_stack_axes
+
+    flat, lead = fold_stack_axes(image, channel_axis)
+    result = yield from iter_predict(model, flat, channel_axis=channel_axis, **kwargs)
+    return unfold_stack_axes(result, lead)
 
 
 def predict_checkpoint(path, image, **kwargs):

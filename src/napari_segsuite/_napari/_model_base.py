@@ -1,0 +1,146 @@
+"""What the model widgets (U-Net, Mask R-CNN) share: one model, loaded, trained, saved and predicted with.
+
+:class:`ModelWidget` gives both the same methods (``load``, ``load_sample_model``, ``save``, ``predict``,
+``set_checkpoint``; ``train`` is each backend's own) and the same model section (a file to load, the
+sample model, a readout, a file to save to).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from magicgui.widgets import CheckBox, ComboBox, FileEdit, Label, PushButton
+
+from ._base import JobWidget
+from ._layers import layers_of_type, prediction_input
+
+__all__ = ["ModelWidget"]
+
+
+class ModelWidget(JobWidget):
+    """A JobWidget holding one model checkpoint (``self.checkpoint``) of :attr:`kind`.
+
+    Subclasses set ``kind``, ``title`` (the result layer's suffix) and ``sample_file``, and implement
+    ``_read_checkpoint(path)``, ``_write_checkpoint(path, checkpoint)``,
+    ``_describe(checkpoint, origin)``, ``train()`` and ``_predict_job()``.
+    """
+
+    kind = ""
+    title = ""
+    sample_file = ""
+    idle_status = "load a model or train one"
+
+    def __init__(self, viewer):
+        self.checkpoint: dict | None = None
+        super().__init__(viewer)
+        self.load_button.changed.connect(self.load)
+        self.sample_button.changed.connect(self.load_sample_model)
+        self.save_button.changed.connect(self.save)
+        self.train_button.changed.connect(self.train)
+        self.predict_button.changed.connect(self.predict)
+        self.readout.native.setWordWrap(True)  # a long readout wraps instead of widening the dock
+
+    # -- sections -----------------------------------------------------------------------------------
+    def _model_section(self) -> list:
+        self.model_path = FileEdit(label="model file", mode="r", filter="*.pt")
+        self.load_button = PushButton(text="Load model")
+        self.sample_button = PushButton(text="Load sample model")
+        self.sample_button.tooltip = "The small model shipped with the plugin, trained on the sample nuclei."
+        self.readout = Label(value="no model yet")
+        self.save_path = FileEdit(label="save as", mode="w", filter="*.pt")
+        self.save_button = PushButton(text="Save model")
+        return [Label(value="<b>Model</b>"), self.model_path, self.load_button, self.sample_button,
+                self.readout, self.save_path, self.save_button]
+
+    def _predict_section(self) -> list:
+        self.predict_image = ComboBox(label="predict image", choices=self._image_layers)
+        self.whole_stack = CheckBox(text="every plane of a stack", value=True)
+        self.whole_stack.tooltip = "Off: only the plane shown in the viewer (faster on a CPU)."
+        self.predict_button = PushButton(text="Predict")
+        return [Label(value="<b>Predict</b>"), self.predict_image, self.whole_stack]
+
+    def _busy_buttons(self):
+        return (self.train_button, self.predict_button, self.load_button, self.sample_button,
+                self.save_button)
+
+    def _layer_choices(self):
+        return (self.predict_image,)
+
+    def _image_layers(self, _widget=None):
+        return layers_of_type(self._viewer, "Image")
+
+    # -- the model ----------------------------------------------------------------------------------
+    def set_checkpoint(self, checkpoint: dict, origin: str) -> None:
+        """Use ``checkpoint`` for prediction (and saving) and describe it in the readout."""
+        self.checkpoint = checkpoint
+        self.readout.value = self._describe(checkpoint, origin)
+
+    def load(self, *_, path=None) -> bool:
+        """Load the model file chosen in ``model_path`` (or ``path``); bad files are refused with a notice."""
+        chosen = path if path is not None else self.model_path.value
+        try:
+            if chosen is None or str(chosen).strip() in ("", ".") or Path(chosen).is_dir():
+                raise ValueError("choose a model file (.pt) first, or press 'Load sample model'.")
+            target = Path(chosen)
+            checkpoint = self._read_checkpoint(target)
+        except (ValueError, FileNotFoundError) as exc:
+            self.report(exc)
+            return False
+        self.set_checkpoint(checkpoint, target.name)
+        self.say(f"loaded {target.name}")
+        return True
+
+    def load_sample_model(self, *_) -> bool:
+        """Load the small model shipped with the plugin (trained on the sample nuclei)."""
+        from napari_segsuite.core.samples import sample_path
+
+        try:
+            return self.load(path=sample_path(self.sample_file))
+        except FileNotFoundError as exc:
+            self.report(exc)
+            return False
+
+    def save(self, *_) -> bool:
+        """Save the current model to ``save_path`` (atomically, as a ``.pt`` checkpoint)."""
+        try:
+            if self.checkpoint is None:
+                raise ValueError("no model to save: train or load one first.")
+            path = Path(self.save_path.value)
+            if not str(self.save_path.value) or path.is_dir():
+                raise ValueError("choose a file name to save the model to.")
+            if path.suffix != ".pt":
+                path = path.with_suffix(".pt")
+            self._write_checkpoint(path, self.checkpoint)
+        except (ValueError, OSError) as exc:
+            self.report(exc)
+            return False
+        self.say(f"saved {path.name}")
+        return True
+
+    # -- prediction ---------------------------------------------------------------------------------
+    def predict(self, *_):
+        """Predict the chosen image (or the shown plane of a stack) in a worker; returns the worker or None.
+
+        The layer's data goes to the worker unread; the result is added as a Labels layer (and whatever
+        :meth:`_add_result` adds) on the layer's plane, scale and translate.
+        """
+        layer = self.predict_image.value
+        try:
+            if self.checkpoint is None:
+                raise ValueError("no model: load or train one first.")
+            image, channel_axis, place = prediction_input(self._viewer, layer, bool(self.whole_stack.value))
+        except ValueError as exc:
+            self.report(exc)
+            return None
+        gen, args, kwargs = self._predict_job(image, channel_axis)
+
+        def returned(result):
+            if not self.in_viewer(layer):
+                from napari.utils.notifications import show_warning
+
+                show_warning(f"'{layer.name}' was removed while {self.title} ran; the prediction was not "
+                             "added.")
+                return
+            self._add_result(layer.name, result, place)
+
+        return self.jobs.start(gen, *args, on_returned=returned, **kwargs)
