@@ -1,0 +1,44 @@
+"""Connecting to dask.distributed: a new LocalCluster of worker processes, or an existing scheduler."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+__all__ = ["connect"]
+
+
+@contextlib.contextmanager
+def connect(workers: int | None = None, scheduler: str | None = None, threads_per_worker: int = 1):
+    """A ``distributed.Client``: to ``scheduler`` if given, else to a new ``LocalCluster`` of ``workers``
+    processes with ``threads_per_worker`` threads each (closed on exit; an existing cluster is left running).
+
+    Raises
+    ------
+    ValueError
+        If both are given, ``workers`` is not positive, or distributed is not installed.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ValueError("distributed prediction needs dask.distributed: pip install 'napari-segsuite[distributed]'."
+                         ) from exc
+    if workers is not None and scheduler is not None:
+        raise ValueError("give either workers (a new local cluster) or scheduler (an existing one), not both.")
+    if scheduler is not None:
+        client = Client(scheduler)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    if workers is not None and (int(workers) != workers or workers < 1):
+        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}.")
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=int(threads_per_worker), processes=True,
+                           dashboard_address=":0", silence_logs=logging.ERROR)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
