@@ -1,5 +1,7 @@
 """The output: an NGFF 0.5 label image (zarr v3, uint32, levels ``s0, s1, ...``, ``image-label`` metadata),
-plus a ``.segsuite/`` folder holding the job's record and its finished blocks (for resuming).
+plus, while it runs, a folder beside it (``OUT.ome.zarr.segsuite-work``) holding the job's record and its
+finished blocks (for resuming); it is removed when the job completes, and the record moves into the
+image's attributes (``"segsuite"``), so rerunning a finished job does nothing.
 
 The ``ome`` metadata is written last, when every level is complete: an interrupted output is not yet an
 NGFF image, so no reader mistakes it for a finished one. Levels follow
@@ -13,16 +15,17 @@ import json
 import shutil
 from pathlib import Path
 
-__all__ = ["prepare_output", "finish_output", "job_record", "WORK_DIR"]
+__all__ = ["prepare_output", "finish_output", "job_record", "work_dir", "level_arrays"]
 
-WORK_DIR = ".segsuite"
+WORK_SUFFIX = ".segsuite-work"
 
 
 def job_record(model_path: Path, source, block_size: int, halo: int, predict_kwargs: dict) -> dict:
     """What defines a job's result: a rerun with the same record resumes, a different one is refused."""
     stat = Path(model_path).stat()
     return {"format": "segsuite-distributed-job", "version": 1,
-            "model": str(Path(model_path).resolve()), "model_size": stat.st_size, "model_mtime_ns": stat.st_mtime_ns,
+            "model": str(Path(model_path).resolve()), "model_size": stat.st_size,
+            "model_mtime_ns": stat.st_mtime_ns,
             "input": {"store": str(Path(source.store).resolve()), "key": source.key, "axes": source.axes,
                       "shape": list(source.shape)},
             "block_size": int(block_size), "halo": int(halo),
@@ -33,10 +36,27 @@ def _level_shape(shape, axes: str, k: int) -> tuple:
     return tuple(-(-n // 2 ** k) if a in "yx" else n for n, a in zip(shape, axes))
 
 
+def work_dir(path) -> Path:
+    """The job's working folder beside the output (``OUT.ome.zarr.segsuite-work``): its record and blocks."""
+    path = Path(path)
+    return path.with_name(path.name + WORK_SUFFIX)
+
+
+def _finished_record(path: Path):
+    import zarr
+
+    try:
+        attrs = dict(zarr.open_group(store=str(path), mode="r").attrs)
+    except Exception:  # not a zarr group
+        return None
+    return attrs.get("segsuite") if "ome" in attrs else None
+
+
 def prepare_output(path, record: dict, source, chunk: int, overwrite: bool = False) -> tuple[Path, dict]:
     """Create (or reopen, to resume) the output; returns ``(blocks folder, state)``.
 
-    ``state["complete"]`` is True when a previous run with the same record finished.
+    ``state["complete"]`` is True when a previous run of the same job finished; ``state["resumed"]`` when
+    an interrupted run of the same job left finished blocks. ``overwrite`` always starts afresh.
 
     Raises
     ------
@@ -48,19 +68,19 @@ def prepare_output(path, record: dict, source, chunk: int, overwrite: bool = Fal
 
     from ..export_omezarr import ZARR_FORMAT, pyramid_levels
 
-    path = Path(path)
-    job_file = path / WORK_DIR / "job.json"
-    if path.exists():
-        old = json.loads(job_file.read_text()) if job_file.exists() else None
-        same = old is not None and {k: v for k, v in old.items() if k != "complete"} == record
-        if same:
-            return path / WORK_DIR / "blocks", {"complete": bool(old.get("complete")), "resumed": True}
-        if not overwrite:
-            why = "it is not a napari-segsuite prediction" if old is None else \
-                "it was made with another model, input or parameters"
-            raise ValueError(f"{path} already exists and {why}; choose another output or pass overwrite=True "
-                             "(--overwrite) to replace it. Rerunning the same command resumes an interrupted job.")
-        shutil.rmtree(path)
+    path, work = Path(path), work_dir(path)
+    job_file = work / "job.json"
+    if not overwrite and (path.exists() or work.exists()):
+        if _finished_record(path) == record:
+            return work / "blocks", {"complete": True, "resumed": True}
+        if path.exists() and job_file.exists() and json.loads(job_file.read_text()) == record:
+            return work / "blocks", {"complete": False, "resumed": True}
+        raise ValueError(f"{path} already exists and is not an unfinished or finished run of this job (another "
+                         "model, input or parameters); choose another output or pass overwrite=True "
+                         "(--overwrite) to replace it. Rerunning the same command resumes an interrupted job.")
+    for old in (path, work):
+        if old.exists():
+            shutil.rmtree(old)
     axes = source.label_axes
     shape = tuple(n for n, a in zip(source.shape, source.axes) if a != "c")
     levels = pyramid_levels(source.plane_shape)
@@ -70,13 +90,13 @@ def prepare_output(path, record: dict, source, chunk: int, overwrite: bool = Fal
         level_shape = _level_shape(shape, axes, k)
         group.create_array(f"s{k}", shape=level_shape, dtype="uint32", fill_value=0,
                            chunks=tuple(min(c, n) for c, n in zip(chunks, level_shape)), dimension_names=list(axes))
-    (path / WORK_DIR / "blocks").mkdir(parents=True)
-    job_file.write_text(json.dumps({**record, "complete": False}, indent=1))
-    return path / WORK_DIR / "blocks", {"complete": False, "resumed": False}
+    (work / "blocks").mkdir(parents=True)
+    job_file.write_text(json.dumps(record, indent=1))
+    return work / "blocks", {"complete": False, "resumed": False}
 
 
 def finish_output(path, record: dict, source, name: str = "labels", pixel_size=None, unit=None) -> None:
-    """Write the NGFF metadata (last), mark the job complete and drop the stored blocks."""
+    """Write the NGFF metadata (last, with the job's record) and remove the working folder."""
     import zarr
 
     from ..export_omezarr import ngff_attrs
@@ -84,10 +104,9 @@ def finish_output(path, record: dict, source, name: str = "labels", pixel_size=N
     path = Path(path)
     group = zarr.open_group(store=str(path), mode="r+")
     levels = sum(1 for key in group.array_keys() if key.startswith("s"))
-    group.attrs["ome"] = ngff_attrs(source.label_axes, levels, pixel_size=pixel_size, unit=unit, name=name,
-                                    image_label={})
-    (path / WORK_DIR / "job.json").write_text(json.dumps({**record, "complete": True}, indent=1))
-    shutil.rmtree(path / WORK_DIR / "blocks", ignore_errors=True)
+    group.attrs.update({"ome": ngff_attrs(source.label_axes, levels, pixel_size=pixel_size, unit=unit,
+                                          name=name, image_label={}), "segsuite": record})
+    shutil.rmtree(work_dir(path), ignore_errors=True)
 
 
 def level_arrays(path) -> list:

@@ -30,8 +30,8 @@ def default_halo(model_path) -> int:
 
 
 def _paste_task(job, block, sources):
-    from .stitch import paste_core, label_index
     from .output import level_arrays
+    from .stitch import label_index, paste_core
     from .task import load_block
 
     work = Path(job["work"])
@@ -102,9 +102,12 @@ def iter_predict_distributed(model_path, input, output, *, workers: int | None =
                        {"resumed": bool(done)})
         futures = [client.submit(task.predict_block, job, b, key=f"segsuite-block-{token}-{b.index}",
                                  retries=retries, pure=False) for b in todo]
-        for _, summary in _gather(client, futures, "block prediction"):
-            done[summary["index"]] = summary
-            yield Progress(len(done), n, f"block {len(done)}/{n}", {"phase": "predict"})
+        try:
+            for _, summary in _gather(client, futures, "block prediction"):
+                done[summary["index"]] = summary
+                yield Progress(len(done), n, f"block {len(done)}/{n}", {"phase": "predict"})
+        finally:  # cancelled or failed: queued blocks are dropped (a running one may still finish its files)
+            client.cancel([f for f in futures if not f.done()])
         counts = [done[b.index]["objects"] for b in blocks]
         cut = sum(done[b.index]["cut"] for b in blocks)
         reach = 1 + 2 * int(halo) // int(block_size)

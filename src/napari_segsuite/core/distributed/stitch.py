@@ -88,7 +88,7 @@ def global_maps(blocks, counts, load, reach: int = 1, merge_fraction: float = 0.
         if not counts[a.index]:
             continue
         near = (by_grid.get((a.plane, (a.grid[0] + dy, a.grid[1] + dx)))
-                for dy in range(0, reach + 1) for dx in range(-reach, reach + 1))
+                for dy in range(reach + 1) for dx in range(-reach, reach + 1))
         for b in near:
             if b is None or b.index <= a.index or not counts[b.index]:
                 continue

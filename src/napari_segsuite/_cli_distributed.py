@@ -1,0 +1,88 @@
+"""``segsuite predict ... --workers N | --scheduler ADDRESS``: prediction on dask.distributed.
+
+The lead wires these into the ``predict`` verb: :func:`add_arguments` on its parser, and
+``if wants_distributed(args): return run_predict(args)`` in its command. Calls core only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["add_arguments", "wants_distributed", "run_predict"]
+
+
+def add_arguments(parser) -> None:
+    """Add ``--workers``, ``--scheduler``, ``--block-size``, ``--halo``, ``--threads-per-worker`` and
+    ``--overwrite`` to an argparse parser (the ``predict`` verb's)."""
+    group = parser.add_argument_group("distributed (dask.distributed; input .zarr / .ome.zarr, output .ome.zarr)")
+    group.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="start a local dask cluster of N worker processes and predict block by block")
+    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="use an existing dask cluster (e.g. tcp://host:8786; dask scheduler + dask worker, "
+                            "dask-jobqueue on SLURM, Kubernetes); workers must see the input and output paths")
+    group.add_argument("--block-size", type=int, default=2048, metavar="PX",
+                       help="side of the square blocks each task predicts (default 2048); worker memory is "
+                            "bounded by a block plus its halo")
+    group.add_argument("--halo", type=int, default=None, metavar="PX",
+                       help="pixels read around every block; larger than the largest object (default: "
+                            "U-Net receptive margin + 32, Mask R-CNN 64)")
+    group.add_argument("--threads-per-worker", type=int, default=1, metavar="N",
+                       help="threads of each local worker; torch uses as many (default 1)")
+    group.add_argument("--overwrite", action="store_true",
+                       help="replace an existing output of another job (rerunning the same job resumes it)")
+
+
+def wants_distributed(args) -> bool:
+    """True if the parsed arguments ask for distributed prediction."""
+    return getattr(args, "workers", None) is not None or getattr(args, "scheduler", None) is not None
+
+
+def _predict_kwargs(args) -> dict:
+    kwargs = {}
+    for name in ("tile_size", "min_size"):
+        if getattr(args, name, None) is not None:
+            kwargs[name] = getattr(args, name)
+    if getattr(args, "watershed", False):
+        kwargs["watershed"] = True
+    return kwargs
+
+
+def run_predict(args) -> int:
+    """Run the distributed prediction the parsed ``args`` describe, with a terminal progress bar.
+
+    Uses ``args.model``, ``args.inputs`` (one zarr / OME-Zarr input), ``args.output``, ``args.device`` and
+    the options of :func:`add_arguments` (plus ``tile_size``, ``min_size``, ``watershed`` when present).
+
+    Raises
+    ------
+    ValueError
+        Several inputs, a non-zarr input or output, or what the core refuses.
+    """
+    from napari_segsuite.core.distributed import iter_predict_distributed
+    from napari_segsuite.core.progress import run, terminal_progress
+
+    inputs = list(getattr(args, "inputs", None) or [args.input])
+    if len(inputs) != 1:
+        raise ValueError("distributed prediction takes one .zarr / .ome.zarr input (a plate or a volume); "
+                         f"got {len(inputs)} inputs.")
+    output = Path(args.output)
+    if not output.name.endswith(".zarr"):
+        raise ValueError(f"{output}: the distributed output is an OME-Zarr label image; name it OUT.ome.zarr.")
+    job = iter_predict_distributed(args.model, inputs[0], output, workers=args.workers, scheduler=args.scheduler,
+                                   block_size=args.block_size, halo=args.halo,
+                                   device=getattr(args, "device", "auto"),
+                                   threads_per_worker=args.threads_per_worker, overwrite=args.overwrite,
+                                   **_predict_kwargs(args))
+    events = []
+
+    def progress(event):
+        events.append(event)
+        bar(event)
+
+    bar = terminal_progress()
+    run(job, progress=progress)
+    info = events[-1].info if events else {}
+    print(f"wrote {output}: {info.get('objects', '?')} objects"
+          + (f", {info['merged']} merged across block borders" if info.get("merged") else "")
+          + (f"; {info['cut']} objects touch a block's halo edge: raise --halo" if info.get("cut") else ""))
+    return 0
