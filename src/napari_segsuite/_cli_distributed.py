@@ -50,25 +50,29 @@ def _predict_kwargs(args) -> dict:
 def run_predict(args) -> int:
     """Run the distributed prediction the parsed ``args`` describe, with a terminal progress bar.
 
-    Uses ``args.model``, ``args.inputs`` (one zarr / OME-Zarr input), ``args.output``, ``args.device`` and
+    Uses ``args.model``, ``args.inputs`` (one zarr / OME-Zarr input, or TIFF files / folders: one task per
+    file, written as ``OUTPUT/NAME.ome.zarr``), ``args.output``, ``args.device`` and
     the options of :func:`add_arguments` (plus ``tile_size``, ``min_size``, ``watershed`` when present).
 
     Raises
     ------
     ValueError
-        Several inputs, a non-zarr input or output, or what the core refuses.
+        Several inputs that are not all TIFF, a zarr input without a .zarr output, or what the core refuses.
     """
     from napari_segsuite.core.distributed import iter_predict_distributed
+    from napari_segsuite.core.distributed.source import tiff_files
     from napari_segsuite.core.progress import run, terminal_progress
 
     inputs = list(getattr(args, "inputs", None) or [args.input])
-    if len(inputs) != 1:
-        raise ValueError("distributed prediction takes one .zarr / .ome.zarr input (a plate or a volume); "
-                         f"got {len(inputs)} inputs.")
     output = Path(args.output)
-    if not output.name.endswith(".zarr"):
+    files = tiff_files(inputs) if all(Path(i).suffix.lower() in (".tif", ".tiff") or Path(i).is_dir()
+                                      and not Path(i).name.endswith(".zarr") for i in inputs) else None
+    if files is None and len(inputs) != 1:
+        raise ValueError("distributed prediction takes one .zarr / .ome.zarr input (a plate or a volume) or "
+                         f"TIFF files; got {len(inputs)} inputs that are not all TIFF.")
+    if files is None and not output.name.endswith(".zarr"):
         raise ValueError(f"{output}: the distributed output is an OME-Zarr label image; name it OUT.ome.zarr.")
-    job = iter_predict_distributed(args.model, inputs[0], output, workers=args.workers, scheduler=args.scheduler,
+    job = iter_predict_distributed(args.model, files if files is not None else inputs[0], output, workers=args.workers, scheduler=args.scheduler,
                                    block_size=args.block_size, halo=args.halo,
                                    device=getattr(args, "device", "auto"),
                                    threads_per_worker=args.threads_per_worker, overwrite=args.overwrite,

@@ -1,6 +1,5 @@
 """Shared fixtures: the sample image as a zarr array, single-process references and one small cluster."""
 
-import numpy as np
 import pytest
 
 pytest.importorskip("distributed")

@@ -45,3 +45,31 @@ def test_run_predict_writes_the_label_image(sample_zarr, reference, cluster, tmp
     ref = reference("unet_nuclei.pt")
     assert np.array_equal(result > 0, ref > 0) and result.max() == ref.max()
     assert f"{ref.max()} objects" in capsys.readouterr().out
+
+
+def test_tiff_files_one_task_each_and_resumed(cluster, tmp_path, capsys):
+    import tifffile
+
+    from napari_segsuite.core import load_sample
+    from napari_segsuite.core.predict import predict_checkpoint
+
+    image, _ = load_sample("nuclei_test")
+    folder = tmp_path / "tiffs"
+    folder.mkdir()
+    crops = {"a": image[:192, :192], "b": image[256:448, 300:492]}
+    for name, crop in crops.items():
+        tifffile.imwrite(folder / f"{name}.tif", crop)
+    out = tmp_path / "labels"
+    argv = [str(sample_path("unet_nuclei.pt")), str(folder), "-o", str(out), "--device", "cpu",
+            "--scheduler", cluster.scheduler_address]
+    assert run_predict(_parser().parse_args(argv)) == 0
+    for name, crop in crops.items():
+        ref = predict_checkpoint(sample_path("unet_nuclei.pt"), crop, device="cpu")
+        got = zarr.open_group(str(out / f"{name}.ome.zarr"), mode="r")["s0"][:]
+        assert got.dtype == np.uint32 and np.array_equal(got, ref)  # the same code path, whole file
+    from napari_segsuite.core.distributed import iter_predict_distributed
+
+    events = list(iter_predict_distributed(sample_path("unet_nuclei.pt"), folder, out,
+                                           scheduler=cluster.scheduler_address, device="cpu"))
+    assert events[0].step == 2 and events[0].info["resumed"]
+    assert not any(e.info.get("phase") == "predict" for e in events)

@@ -32,6 +32,15 @@ def job_record(model_path: Path, source, block_size: int, halo: int, predict_kwa
             "predict": json.loads(json.dumps(predict_kwargs, default=str))}
 
 
+def job_record_files(model_path: Path, files, predict_kwargs: dict) -> dict:
+    """The record of a job over TIFF files (see :func:`job_record`)."""
+    stat = Path(model_path).stat()
+    return {"format": "segsuite-distributed-files", "version": 1, "model": str(Path(model_path).resolve()),
+            "model_size": stat.st_size, "model_mtime_ns": stat.st_mtime_ns,
+            "files": [str(Path(f).resolve()) for f in files],
+            "predict": json.loads(json.dumps(predict_kwargs, default=str))}
+
+
 def _level_shape(shape, axes: str, k: int) -> tuple:
     return tuple(-(-n // 2 ** k) if a in "yx" else n for n, a in zip(shape, axes))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..progress import Progress, run
 from .layout import block_grid, output_chunk
-from .source import open_source
+from .source import open_source, tiff_files
 
 __all__ = ["iter_predict_distributed", "predict_distributed", "default_halo"]
 
@@ -77,6 +77,13 @@ def iter_predict_distributed(model_path, input, output, *, workers: int | None =
 
     model_path = Path(model_path)
     load_checkpoint(model_path, kind=None)  # a missing or foreign file is refused before any work
+    files = tiff_files(input)
+    if files is not None:  # one task per file
+        from .files import iter_predict_files
+
+        with connect_client(workers, scheduler, threads_per_worker) as client:
+            return (yield from iter_predict_files(client, model_path, files, output, device=device, retries=retries,
+                                                  overwrite=overwrite, **predict_kwargs))
     source = open_source(input, axes=axes)
     halo = default_halo(model_path) if halo is None else halo
     blocks = block_grid(source.outer_shape, source.plane_shape, block_size, halo)
@@ -156,11 +163,13 @@ def predict_distributed(model_path, input, output, *, progress=None, **kwargs):
     ----------
     model_path : str or Path
         A napari-segsuite checkpoint (U-Net or Mask R-CNN; the kind is read from the file).
-    input : str or Path
-        An OME-Zarr image (NGFF 0.4 or 0.5; level 0 is predicted) or a plain zarr array.
+    input : str, Path or list
+        An OME-Zarr image (NGFF 0.4 or 0.5; level 0 is predicted) or a plain zarr array, cut into blocks;
+        or TIFF files (a file, a folder of them or a list), one task per file, each predicted whole.
     output : str or Path
         The ``.ome.zarr`` to write: an NGFF 0.5 label image (uint32, levels ``s0, s1, ...``,
         ``image-label`` metadata). Rerunning the same job on it resumes from its finished blocks.
+        For TIFF input, a folder of label images ``NAME.ome.zarr``, one per file.
     workers : int, optional
         Start a ``LocalCluster`` of this many worker processes (default: dask's choice for this machine).
     scheduler : str, optional
