@@ -1,6 +1,7 @@
 """Single-process prediction against dask.distributed on 2 workers, on a large tiled sample image.
 
-Run: PYTHONPATH=src python benchmarks/distributed.py [--size 4096] [--model unet_nuclei.pt] [--block-size 2048]
+Run: PYTHONPATH=src python benchmarks/distributed.py [--size 4096] [--model unet_nuclei.pt]
+     [--block-size 2048]
 Prints wall time and CPU time of each run, the ratio distributed / single-process, how long the stitching
 took (everything after the last block: union-find, pasting, pyramid), and how far the results agree
 (AP@0.5 of the distributed labels against the single-process ones, identical foreground pixels).
@@ -61,7 +62,10 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="segsuite-bench-"))
     src = zarr.create_array(str(tmp / "in.zarr"), shape=image.shape, dtype=image.dtype, chunks=(512, 512))
     src[:] = image
-    print(f"image {image.shape} {image.dtype}, model {args.model}, block {args.block_size}, cores {os.cpu_count()}")
+    print(
+        f"image {image.shape} {image.dtype}, model {args.model}, block {args.block_size}, "
+        f"cores {os.cpu_count()}"
+    )
 
     t, c = time.perf_counter(), time.process_time()
     ref = predict_checkpoint(model, image, device="cpu")
@@ -70,30 +74,50 @@ def main():
 
     # as `segsuite predict --workers 2` does it: cluster start-up included
     t = time.perf_counter()
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         start_up = time.perf_counter() - t
         cpu0 = worker_cpu(client)
         t_job = time.perf_counter()
         last_block = None
-        for event in iter_predict_distributed(model, tmp / "in.zarr", tmp / "out.ome.zarr",
-                                              scheduler=cluster.scheduler_address, block_size=args.block_size,
-                                              device="cpu"):
+        for event in iter_predict_distributed(
+            model,
+            tmp / "in.zarr",
+            tmp / "out.ome.zarr",
+            scheduler=cluster.scheduler_address,
+            block_size=args.block_size,
+            device="cpu",
+        ):
             if event.info.get("phase") == "predict" and event.step == event.total:
                 last_block = time.perf_counter()
         end = time.perf_counter()
         dist_cpu = worker_cpu(client) - cpu0
     dist_wall = end - t
-    print(f"{args.workers} workers      : {dist_wall:7.1f} s wall ({start_up:.1f} s cluster start-up, "
-          f"{end - t_job:.1f} s job), {dist_cpu:7.1f} s worker CPU")
+    print(
+        f"{args.workers} workers      : {dist_wall:7.1f} s wall ({start_up:.1f} s cluster start-up, "
+        f"{end - t_job:.1f} s job), {dist_cpu:7.1f} s worker CPU"
+    )
     print(f"stitching      : {end - last_block:7.1f} s (union-find, pasting, pyramid after the last block)")
-    print(f"ratio distributed / single: wall {dist_wall / single_wall:.2f} (job only {(end - t_job) / single_wall:.2f})"
-          f", CPU {dist_cpu / max(single_cpu, 1e-9):.2f}   target: wall <= 1.5")
+    print(
+        f"ratio distributed / single: wall {dist_wall / single_wall:.2f} "
+        f"(job only {(end - t_job) / single_wall:.2f})"
+        f", CPU {dist_cpu / max(single_cpu, 1e-9):.2f}   target: wall <= 1.5"
+    )
     result = zarr.open_group(str(tmp / "out.ome.zarr"), mode="r")["s0"][:]
     ap = average_precision(ref, result, thresholds=(0.5,))
     same_fg = float(np.mean((result > 0) == (ref > 0)))
-    print(f"agreement      : AP@0.5 {ap['ap'][0]:.4f} (tp {ap['tp'][0]}, fp {ap['fp'][0]}, fn {ap['fn'][0]}), "
-          f"{result.max()} vs {ref.max()} objects, identical foreground pixels {same_fg:.6f}")
+    print(
+        f"agreement      : AP@0.5 {ap['ap'][0]:.4f} (tp {ap['tp'][0]}, fp {ap['fp'][0]}, fn {ap['fn'][0]}), "
+        f"{result.max()} vs {ref.max()} objects, identical foreground pixels {same_fg:.6f}"
+    )
 
 
 if __name__ == "__main__":

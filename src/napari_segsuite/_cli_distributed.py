@@ -14,22 +14,51 @@ __all__ = ["add_arguments", "wants_distributed", "run_predict"]
 def add_arguments(parser) -> None:
     """Add ``--workers``, ``--scheduler``, ``--block-size``, ``--halo``, ``--threads-per-worker`` and
     ``--overwrite`` to an argparse parser (the ``predict`` verb's)."""
-    group = parser.add_argument_group("distributed (dask.distributed; input .zarr / .ome.zarr, output .ome.zarr)")
-    group.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="start a local dask cluster of N worker processes and predict block by block")
-    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="use an existing dask cluster (e.g. tcp://host:8786; dask scheduler + dask worker, "
-                            "dask-jobqueue on SLURM, Kubernetes); workers must see the input and output paths")
-    group.add_argument("--block-size", type=int, default=2048, metavar="PX",
-                       help="side of the square blocks each task predicts (default 2048); worker memory is "
-                            "bounded by a block plus its halo")
-    group.add_argument("--halo", type=int, default=None, metavar="PX",
-                       help="pixels read around every block; larger than the largest object (default: "
-                            "U-Net receptive margin + 32, Mask R-CNN 64)")
-    group.add_argument("--threads-per-worker", type=int, default=1, metavar="N",
-                       help="threads of each local worker; torch uses as many (default 1)")
-    group.add_argument("--overwrite", action="store_true",
-                       help="replace an existing output of another job (rerunning the same job resumes it)")
+    group = parser.add_argument_group(
+        "distributed (dask.distributed; input .zarr / .ome.zarr, output .ome.zarr)"
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="start a local dask cluster of N worker processes and predict block by block",
+    )
+    group.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="use an existing dask cluster (e.g. tcp://host:8786; dask scheduler + dask worker, "
+        "dask-jobqueue on SLURM, Kubernetes); workers must see the input and output paths",
+    )
+    group.add_argument(
+        "--block-size",
+        type=int,
+        default=2048,
+        metavar="PX",
+        help="side of the square blocks each task predicts (default 2048); worker memory is "
+        "bounded by a block plus its halo",
+    )
+    group.add_argument(
+        "--halo",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="pixels read around every block; larger than the largest object (default: "
+        "U-Net receptive margin + 32, Mask R-CNN 64)",
+    )
+    group.add_argument(
+        "--threads-per-worker",
+        type=int,
+        default=1,
+        metavar="N",
+        help="threads of each local worker; torch uses as many (default 1)",
+    )
+    group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output of another job (rerunning the same job resumes it)",
+    )
 
 
 def wants_distributed(args) -> bool:
@@ -65,18 +94,38 @@ def run_predict(args) -> int:
 
     inputs = list(getattr(args, "inputs", None) or [args.input])
     output = Path(args.output)
-    files = tiff_files(inputs) if all(Path(i).suffix.lower() in (".tif", ".tiff") or Path(i).is_dir()
-                                      and not Path(i).name.endswith(".zarr") for i in inputs) else None
+    files = (
+        tiff_files(inputs)
+        if all(
+            Path(i).suffix.lower() in (".tif", ".tiff")
+            or Path(i).is_dir()
+            and not Path(i).name.endswith(".zarr")
+            for i in inputs
+        )
+        else None
+    )
     if files is None and len(inputs) != 1:
-        raise ValueError("distributed prediction takes one .zarr / .ome.zarr input (a plate or a volume) or "
-                         f"TIFF files; got {len(inputs)} inputs that are not all TIFF.")
+        raise ValueError(
+            "distributed prediction takes one .zarr / .ome.zarr input (a plate or a volume) or "
+            f"TIFF files; got {len(inputs)} inputs that are not all TIFF."
+        )
     if files is None and not output.name.endswith(".zarr"):
-        raise ValueError(f"{output}: the distributed output is an OME-Zarr label image; name it OUT.ome.zarr.")
-    job = iter_predict_distributed(args.model, files if files is not None else inputs[0], output, workers=args.workers, scheduler=args.scheduler,
-                                   block_size=args.block_size, halo=args.halo,
-                                   device=getattr(args, "device", "auto"),
-                                   threads_per_worker=args.threads_per_worker, overwrite=args.overwrite,
-                                   **_predict_kwargs(args))
+        raise ValueError(
+            f"{output}: the distributed output is an OME-Zarr label image; name it OUT.ome.zarr."
+        )
+    job = iter_predict_distributed(
+        args.model,
+        files if files is not None else inputs[0],
+        output,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        block_size=args.block_size,
+        halo=args.halo,
+        device=getattr(args, "device", "auto"),
+        threads_per_worker=args.threads_per_worker,
+        overwrite=args.overwrite,
+        **_predict_kwargs(args),
+    )
     events = []
 
     def progress(event):
@@ -86,7 +135,9 @@ def run_predict(args) -> int:
     bar = terminal_progress()
     run(job, progress=progress)
     info = events[-1].info if events else {}
-    print(f"wrote {output}: {info.get('objects', '?')} objects"
-          + (f", {info['merged']} merged across block borders" if info.get("merged") else "")
-          + (f"; {info['cut']} objects touch a block's halo edge: raise --halo" if info.get("cut") else ""))
+    print(
+        f"wrote {output}: {info.get('objects', '?')} objects"
+        + (f", {info['merged']} merged across block borders" if info.get("merged") else "")
+        + (f"; {info['cut']} objects touch a block's halo edge: raise --halo" if info.get("cut") else "")
+    )
     return 0

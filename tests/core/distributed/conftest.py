@@ -4,6 +4,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
+
 @pytest.fixture(scope="session")
 def sample_zarr(tmp_path_factory):
     import zarr
@@ -41,6 +42,7 @@ def cluster():
 
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as c:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+    ) as c:
         yield c

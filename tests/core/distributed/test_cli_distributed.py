@@ -38,8 +38,20 @@ def test_defaults_and_refusals(tmp_path):
 def test_run_predict_writes_the_label_image(sample_zarr, reference, cluster, tmp_path, capsys):
     path, _ = sample_zarr
     out = tmp_path / "cli.ome.zarr"
-    args = _parser().parse_args([str(sample_path("unet_nuclei.pt")), str(path), "-o", str(out), "--device", "cpu",
-                                 "--scheduler", cluster.scheduler_address, "--block-size", "256"])
+    args = _parser().parse_args(
+        [
+            str(sample_path("unet_nuclei.pt")),
+            str(path),
+            "-o",
+            str(out),
+            "--device",
+            "cpu",
+            "--scheduler",
+            cluster.scheduler_address,
+            "--block-size",
+            "256",
+        ]
+    )
     assert run_predict(args) == 0
     result = zarr.open_group(str(out), mode="r")["s0"][:]
     ref = reference("unet_nuclei.pt")
@@ -60,8 +72,16 @@ def test_tiff_files_one_task_each_and_resumed(cluster, tmp_path, capsys):
     for name, crop in crops.items():
         tifffile.imwrite(folder / f"{name}.tif", crop)
     out = tmp_path / "labels"
-    argv = [str(sample_path("unet_nuclei.pt")), str(folder), "-o", str(out), "--device", "cpu",
-            "--scheduler", cluster.scheduler_address]
+    argv = [
+        str(sample_path("unet_nuclei.pt")),
+        str(folder),
+        "-o",
+        str(out),
+        "--device",
+        "cpu",
+        "--scheduler",
+        cluster.scheduler_address,
+    ]
     assert run_predict(_parser().parse_args(argv)) == 0
     for name, crop in crops.items():
         ref = predict_checkpoint(sample_path("unet_nuclei.pt"), crop, device="cpu")
@@ -69,7 +89,10 @@ def test_tiff_files_one_task_each_and_resumed(cluster, tmp_path, capsys):
         assert got.dtype == np.uint32 and np.array_equal(got, ref)  # the same code path, whole file
     from napari_segsuite.core.distributed import iter_predict_distributed
 
-    events = list(iter_predict_distributed(sample_path("unet_nuclei.pt"), folder, out,
-                                           scheduler=cluster.scheduler_address, device="cpu"))
+    events = list(
+        iter_predict_distributed(
+            sample_path("unet_nuclei.pt"), folder, out, scheduler=cluster.scheduler_address, device="cpu"
+        )
+    )
     assert events[0].step == 2 and events[0].info["resumed"]
     assert not any(e.info.get("phase") == "predict" for e in events)

@@ -1,4 +1,5 @@
-"""Distributed prediction of the 512x512 sample on a 2-worker LocalCluster against single-process prediction."""
+"""Distributed prediction of the 512x512 sample on a 2-worker LocalCluster against single-process
+prediction."""
 
 import os
 import signal
@@ -39,8 +40,14 @@ def _check_against_reference(result, ref):
 
 def test_unet_on_a_new_local_cluster_equals_single_process(sample_zarr, reference, tmp_path):
     path, _ = sample_zarr
-    out = predict_distributed(sample_path("unet_nuclei.pt"), path, tmp_path / "unet.ome.zarr", workers=2,
-                              block_size=BLOCK["unet_nuclei.pt"], device="cpu")
+    out = predict_distributed(
+        sample_path("unet_nuclei.pt"),
+        path,
+        tmp_path / "unet.ome.zarr",
+        workers=2,
+        block_size=BLOCK["unet_nuclei.pt"],
+        device="cpu",
+    )
     result, ref = _s0(out), reference("unet_nuclei.pt")
     _check_against_reference(result, ref)
     # the whole image's normalisation + a halo past the receptive margin: the same foreground, pixel for pixel
@@ -51,9 +58,14 @@ def test_unet_on_a_new_local_cluster_equals_single_process(sample_zarr, referenc
 
 def test_maskrcnn_on_an_existing_cluster_equals_single_process(sample_zarr, reference, cluster, tmp_path):
     path, _ = sample_zarr
-    out = predict_distributed(sample_path("maskrcnn_nuclei.pt"), path, tmp_path / "mrcnn.ome.zarr",
-                              scheduler=cluster.scheduler_address, block_size=BLOCK["maskrcnn_nuclei.pt"],
-                              device="cpu")
+    out = predict_distributed(
+        sample_path("maskrcnn_nuclei.pt"),
+        path,
+        tmp_path / "mrcnn.ome.zarr",
+        scheduler=cluster.scheduler_address,
+        block_size=BLOCK["maskrcnn_nuclei.pt"],
+        device="cpu",
+    )
     _check_against_reference(_s0(out), reference("maskrcnn_nuclei.pt"))
 
 
@@ -63,8 +75,14 @@ def test_a_killed_worker_does_not_change_the_result(sample_zarr, reference, clus
     path, _ = sample_zarr
     with Client(cluster) as client:
         pids = client.run(os.getpid)
-    job = iter_predict_distributed(sample_path("unet_nuclei.pt"), path, tmp_path / "k.ome.zarr",
-                                   scheduler=cluster.scheduler_address, block_size=128, device="cpu")
+    job = iter_predict_distributed(
+        sample_path("unet_nuclei.pt"),
+        path,
+        tmp_path / "k.ome.zarr",
+        scheduler=cluster.scheduler_address,
+        block_size=128,
+        device="cpu",
+    )
     killed = False
     out = None
     try:
@@ -112,13 +130,18 @@ def test_an_interrupted_job_resumes_from_its_finished_blocks(sample_zarr, refere
     y0, y1, x0, x1 = block.core
     ref = reference("unet_nuclei.pt")
     boxes = ndi.find_objects(ref)
-    owned_here = [i for i in np.unique(ref[y0:y1, x0:x1])[1:]
-                  if block.owns(*[(s.start + s.stop) / 2 for s in boxes[i - 1]])]
+    owned_here = [
+        i
+        for i in np.unique(ref[y0:y1, x0:x1])[1:]
+        if block.owns(*[(s.start + s.stop) / 2 for s in boxes[i - 1]])
+    ]
     assert owned_here and all(not result[ref == i].any() for i in owned_here)
     assert not work_dir(output).exists()
     # a finished job reruns as a no-op; another job's parameters on the same output are refused
-    assert list(iter_predict_distributed(sample_path("unet_nuclei.pt"), path, output, **kwargs))[-1].message \
+    assert (
+        list(iter_predict_distributed(sample_path("unet_nuclei.pt"), path, output, **kwargs))[-1].message
         == "already complete"
+    )
     with pytest.raises(ValueError, match="overwrite"):
         predict_distributed(sample_path("unet_nuclei.pt"), path, output, **{**kwargs, "block_size": 256})
 
@@ -130,8 +153,14 @@ def test_output_opens_with_ome_zarr_py(sample_zarr, cluster, tmp_path):
     from napari_segsuite.core.export_omezarr import pyramid_levels
 
     path, image = sample_zarr
-    out = predict_distributed(sample_path("unet_nuclei.pt"), path, tmp_path / "o.ome.zarr",
-                              scheduler=cluster.scheduler_address, block_size=256, device="cpu")
+    out = predict_distributed(
+        sample_path("unet_nuclei.pt"),
+        path,
+        tmp_path / "o.ome.zarr",
+        scheduler=cluster.scheduler_address,
+        block_size=256,
+        device="cpu",
+    )
     nodes = list(Reader(parse_url(str(out)))())
     node = nodes[0]
     assert node.specs and any(isinstance(s, Label) for s in node.specs)

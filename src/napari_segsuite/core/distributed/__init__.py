@@ -9,4 +9,11 @@ from .layout import Block, block_grid
 from .run import default_halo, iter_predict_distributed, predict_distributed
 from .source import open_source
 
-__all__ = ["iter_predict_distributed", "predict_distributed", "default_halo", "Block", "block_grid", "open_source"]
+__all__ = [
+    "iter_predict_distributed",
+    "predict_distributed",
+    "default_halo",
+    "Block",
+    "block_grid",
+    "open_source",
+]

@@ -21,10 +21,13 @@ def connect(workers: int | None = None, scheduler: str | None = None, threads_pe
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
-        raise ValueError("distributed prediction needs dask.distributed: pip install 'napari-segsuite[distributed]'."
-                         ) from exc
+        raise ValueError(
+            "distributed prediction needs dask.distributed: pip install 'napari-segsuite[distributed]'."
+        ) from exc
     if workers is not None and scheduler is not None:
-        raise ValueError("give either workers (a new local cluster) or scheduler (an existing one), not both.")
+        raise ValueError(
+            "give either workers (a new local cluster) or scheduler (an existing one), not both."
+        )
     if scheduler is not None:
         client = Client(scheduler)
         try:
@@ -34,8 +37,13 @@ def connect(workers: int | None = None, scheduler: str | None = None, threads_pe
         return
     if workers is not None and (int(workers) != workers or workers < 1):
         raise ValueError(f"workers must be a whole number >= 1, got {workers!r}.")
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=int(threads_per_worker), processes=True,
-                           dashboard_address=":0", silence_logs=logging.ERROR)
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=int(threads_per_worker),
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    )
     client = Client(cluster)
     try:
         yield client

@@ -26,21 +26,37 @@ def predict_file(model_path: str, path: str, target: str, device, predict_kwargs
     from .task import set_torch_threads
 
     set_torch_threads()
-    labels = np.asarray(run(iter_predict_checkpoint(model_path, read_image(path), device=device,
-                                                    **predict_kwargs)))
+    labels = np.asarray(
+        run(iter_predict_checkpoint(model_path, read_image(path), device=device, **predict_kwargs))
+    )
     target = Path(target)
     tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        write_ngff_image(tmp, labels.astype(np.uint32), "yx" if labels.ndim == 2 else "zyx",
-                         pyramid_levels(labels.shape), image_label=True, name=target.name[: -len(".ome.zarr")])
+        write_ngff_image(
+            tmp,
+            labels.astype(np.uint32),
+            "yx" if labels.ndim == 2 else "zyx",
+            pyramid_levels(labels.shape),
+            image_label=True,
+            name=target.name[: -len(".ome.zarr")],
+        )
         tmp.rename(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {"file": str(path), "objects": int(labels.max(initial=0))}
 
 
-def iter_predict_files(client, model_path, files, output, *, device="auto", retries: int = 3,
-                       overwrite: bool = False, **predict_kwargs):
+def iter_predict_files(
+    client,
+    model_path,
+    files,
+    output,
+    *,
+    device="auto",
+    retries: int = 3,
+    overwrite: bool = False,
+    **predict_kwargs,
+):
     """Predict every file on the cluster of ``client``; yields Progress per finished file, returns ``output``.
 
     Raises
@@ -62,17 +78,34 @@ def iter_predict_files(client, model_path, files, output, *, device="auto", retr
     if output.exists() and overwrite:
         shutil.rmtree(output)
     elif output.exists() and (not job_file.exists() or json.loads(job_file.read_text()) != record):
-        raise ValueError(f"{output} already exists and is not a run of this job; choose another output or pass "
-                         "overwrite=True (--overwrite). Rerunning the same command resumes an interrupted job.")
+        raise ValueError(
+            f"{output} already exists and is not a run of this job; choose another output or pass "
+            "overwrite=True (--overwrite). Rerunning the same command resumes an interrupted job."
+        )
     output.mkdir(parents=True, exist_ok=True)
     job_file.write_text(json.dumps(record, indent=1))
     targets = [output / f"{name}.ome.zarr" for name in names]
     todo = [(f, t) for f, t in zip(files, targets) if not t.exists()]
     done = len(files) - len(todo)
-    yield Progress(done, len(files), f"{done} of {len(files)} files already done" if done else "predicting files",
-                   {"resumed": bool(done)})
-    futures = [client.submit(predict_file, str(Path(model_path).resolve()), str(f), str(t), device,
-                             dict(predict_kwargs), retries=retries, pure=False) for f, t in todo]
+    yield Progress(
+        done,
+        len(files),
+        f"{done} of {len(files)} files already done" if done else "predicting files",
+        {"resumed": bool(done)},
+    )
+    futures = [
+        client.submit(
+            predict_file,
+            str(Path(model_path).resolve()),
+            str(f),
+            str(t),
+            device,
+            dict(predict_kwargs),
+            retries=retries,
+            pure=False,
+        )
+        for f, t in todo
+    ]
     objects = 0
     try:
         for _, summary in _gather(client, futures, "file prediction"):

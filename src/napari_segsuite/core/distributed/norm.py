@@ -1,5 +1,6 @@
-"""The whole image's normalisation range per plane, computed the way the single-process backend does it,
-so every block is scaled exactly as the whole image would be (blocks carry it as ``normalization["range"]``)."""
+"""The whole image's normalisation range per plane, computed the way the single-process backend does
+it, so every block is scaled exactly as the whole image would be (blocks carry it as
+``normalization["range"]``)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def plane_range(model_path: str, source, plane: tuple) -> tuple[list, list]:
         step = max(1, int(np.ceil(np.sqrt(h * w / _MAX_STAT_PIXELS))))
         sub = source.read(plane, slice(0, h, step), slice(0, w, step)).astype(np.float32)
         if sub.dtype.kind == "f" and not np.all(np.isfinite(sub)):
-            raise ValueError(f"{source.store}: the image contains NaN or infinite values; replace them first.")
+            raise ValueError(
+                f"{source.store}: the image contains NaN or infinite values; replace them first."
+            )
         lo, hi = percentile_range(sub if sub.ndim == 3 else sub[None], norm)
     else:
         from ..maskrcnn.targets import percentile_normalization

@@ -23,26 +23,40 @@ WORK_SUFFIX = ".segsuite-work"
 def job_record(model_path: Path, source, block_size: int, halo: int, predict_kwargs: dict) -> dict:
     """What defines a job's result: a rerun with the same record resumes, a different one is refused."""
     stat = Path(model_path).stat()
-    return {"format": "segsuite-distributed-job", "version": 1,
-            "model": str(Path(model_path).resolve()), "model_size": stat.st_size,
-            "model_mtime_ns": stat.st_mtime_ns,
-            "input": {"store": str(Path(source.store).resolve()), "key": source.key, "axes": source.axes,
-                      "shape": list(source.shape)},
-            "block_size": int(block_size), "halo": int(halo),
-            "predict": json.loads(json.dumps(predict_kwargs, default=str))}
+    return {
+        "format": "segsuite-distributed-job",
+        "version": 1,
+        "model": str(Path(model_path).resolve()),
+        "model_size": stat.st_size,
+        "model_mtime_ns": stat.st_mtime_ns,
+        "input": {
+            "store": str(Path(source.store).resolve()),
+            "key": source.key,
+            "axes": source.axes,
+            "shape": list(source.shape),
+        },
+        "block_size": int(block_size),
+        "halo": int(halo),
+        "predict": json.loads(json.dumps(predict_kwargs, default=str)),
+    }
 
 
 def job_record_files(model_path: Path, files, predict_kwargs: dict) -> dict:
     """The record of a job over TIFF files (see :func:`job_record`)."""
     stat = Path(model_path).stat()
-    return {"format": "segsuite-distributed-files", "version": 1, "model": str(Path(model_path).resolve()),
-            "model_size": stat.st_size, "model_mtime_ns": stat.st_mtime_ns,
-            "files": [str(Path(f).resolve()) for f in files],
-            "predict": json.loads(json.dumps(predict_kwargs, default=str))}
+    return {
+        "format": "segsuite-distributed-files",
+        "version": 1,
+        "model": str(Path(model_path).resolve()),
+        "model_size": stat.st_size,
+        "model_mtime_ns": stat.st_mtime_ns,
+        "files": [str(Path(f).resolve()) for f in files],
+        "predict": json.loads(json.dumps(predict_kwargs, default=str)),
+    }
 
 
 def _level_shape(shape, axes: str, k: int) -> tuple:
-    return tuple(-(-n // 2 ** k) if a in "yx" else n for n, a in zip(shape, axes))
+    return tuple(-(-n // 2**k) if a in "yx" else n for n, a in zip(shape, axes))
 
 
 def work_dir(path) -> Path:
@@ -84,9 +98,11 @@ def prepare_output(path, record: dict, source, chunk: int, overwrite: bool = Fal
             return work / "blocks", {"complete": True, "resumed": True}
         if path.exists() and job_file.exists() and json.loads(job_file.read_text()) == record:
             return work / "blocks", {"complete": False, "resumed": True}
-        raise ValueError(f"{path} already exists and is not an unfinished or finished run of this job (another "
-                         "model, input or parameters); choose another output or pass overwrite=True "
-                         "(--overwrite) to replace it. Rerunning the same command resumes an interrupted job.")
+        raise ValueError(
+            f"{path} already exists and is not an unfinished or finished run of this job (another "
+            "model, input or parameters); choose another output or pass overwrite=True "
+            "(--overwrite) to replace it. Rerunning the same command resumes an interrupted job."
+        )
     for old in (path, work):
         if old.exists():
             shutil.rmtree(old)
@@ -97,8 +113,14 @@ def prepare_output(path, record: dict, source, chunk: int, overwrite: bool = Fal
     chunks = tuple(chunk if a in "yx" else 1 for a in axes)
     for k in range(levels):
         level_shape = _level_shape(shape, axes, k)
-        group.create_array(f"s{k}", shape=level_shape, dtype="uint32", fill_value=0,
-                           chunks=tuple(min(c, n) for c, n in zip(chunks, level_shape)), dimension_names=list(axes))
+        group.create_array(
+            f"s{k}",
+            shape=level_shape,
+            dtype="uint32",
+            fill_value=0,
+            chunks=tuple(min(c, n) for c, n in zip(chunks, level_shape)),
+            dimension_names=list(axes),
+        )
     (work / "blocks").mkdir(parents=True)
     job_file.write_text(json.dumps(record, indent=1))
     return work / "blocks", {"complete": False, "resumed": False}
@@ -113,8 +135,14 @@ def finish_output(path, record: dict, source, name: str = "labels", pixel_size=N
     path = Path(path)
     group = zarr.open_group(store=str(path), mode="r+")
     levels = sum(1 for key in group.array_keys() if key.startswith("s"))
-    group.attrs.update({"ome": ngff_attrs(source.label_axes, levels, pixel_size=pixel_size, unit=unit,
-                                          name=name, image_label={}), "segsuite": record})
+    group.attrs.update(
+        {
+            "ome": ngff_attrs(
+                source.label_axes, levels, pixel_size=pixel_size, unit=unit, name=name, image_label={}
+            ),
+            "segsuite": record,
+        }
+    )
     shutil.rmtree(work_dir(path), ignore_errors=True)
 
 

@@ -38,7 +38,9 @@ def _paste_task(job, block, sources):
     loaded = [(other, load_block(work, other), mapping) for other, mapping in sources]
     core = paste_core(block, loaded)
     y0, y1, x0, x1 = block.core
-    level_arrays(job["output"])[0][label_index(job["label_axes"], block.plane, slice(y0, y1), slice(x0, x1))] = core
+    level_arrays(job["output"])[0][
+        label_index(job["label_axes"], block.plane, slice(y0, y1), slice(x0, x1))
+    ] = core
     return block.index
 
 
@@ -58,15 +60,29 @@ def _gather(client, futures, describe):
             yield future, future.result()
     except Exception as exc:
         if type(exc).__name__ == "KilledWorker":
-            raise RuntimeError(f"{describe}: workers died repeatedly on the same task ({exc}); "
-                               "see the worker logs (out of memory?).") from exc
+            raise RuntimeError(
+                f"{describe}: workers died repeatedly on the same task ({exc}); "
+                "see the worker logs (out of memory?)."
+            ) from exc
         raise
 
 
-def iter_predict_distributed(model_path, input, output, *, workers: int | None = None, scheduler: str | None = None,
-                             block_size: int = DEFAULT_BLOCK_SIZE, halo: int | None = None, device="auto",
-                             axes: str | None = None, threads_per_worker: int = 1, retries: int = 3,
-                             overwrite: bool = False, **predict_kwargs):
+def iter_predict_distributed(
+    model_path,
+    input,
+    output,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    halo: int | None = None,
+    device="auto",
+    axes: str | None = None,
+    threads_per_worker: int = 1,
+    retries: int = 3,
+    overwrite: bool = False,
+    **predict_kwargs,
+):
     """Generator form of :func:`predict_distributed`: yields :class:`Progress` per finished block."""
     from distributed import wait
 
@@ -82,8 +98,18 @@ def iter_predict_distributed(model_path, input, output, *, workers: int | None =
         from .files import iter_predict_files
 
         with connect_client(workers, scheduler, threads_per_worker) as client:
-            return (yield from iter_predict_files(client, model_path, files, output, device=device, retries=retries,
-                                                  overwrite=overwrite, **predict_kwargs))
+            return (
+                yield from iter_predict_files(
+                    client,
+                    model_path,
+                    files,
+                    output,
+                    device=device,
+                    retries=retries,
+                    overwrite=overwrite,
+                    **predict_kwargs,
+                )
+            )
     source = open_source(input, axes=axes)
     halo = default_halo(model_path) if halo is None else halo
     blocks = block_grid(source.outer_shape, source.plane_shape, block_size, halo)
@@ -93,8 +119,15 @@ def iter_predict_distributed(model_path, input, output, *, workers: int | None =
     if state["complete"]:
         yield Progress(n, n, "already complete", {"resumed": True})
         return Path(output)
-    job = {"model": str(model_path.resolve()), "source": source, "work": str(work), "device": device,
-           "predict_kwargs": dict(predict_kwargs), "output": str(output), "label_axes": source.label_axes}
+    job = {
+        "model": str(model_path.resolve()),
+        "source": source,
+        "work": str(work),
+        "device": device,
+        "predict_kwargs": dict(predict_kwargs),
+        "output": str(output),
+        "label_axes": source.label_axes,
+    }
     done = {b.index: s for b in blocks if (s := task.block_done(work, b)) is not None}
     token = uuid.uuid4().hex[:8]
     with connect_client(workers, scheduler, threads_per_worker) as client:
@@ -102,13 +135,33 @@ def iter_predict_distributed(model_path, input, output, *, workers: int | None =
         todo = [b for b in blocks if b.index not in done]
         if todo:
             needed = sorted({b.plane for b in todo})
-            ranges = client.gather(client.map(norm.plane_range, [str(model_path)] * len(needed),
-                                              [source] * len(needed), needed, pure=False))
+            ranges = client.gather(
+                client.map(
+                    norm.plane_range,
+                    [str(model_path)] * len(needed),
+                    [source] * len(needed),
+                    needed,
+                    pure=False,
+                )
+            )
             job["ranges"] = dict(zip(needed, ranges))
-        yield Progress(len(done), n, f"{len(done)} of {n} blocks already done" if done else "predicting blocks",
-                       {"resumed": bool(done)})
-        futures = [client.submit(task.predict_block, job, b, key=f"segsuite-block-{token}-{b.index}",
-                                 retries=retries, pure=False) for b in todo]
+        yield Progress(
+            len(done),
+            n,
+            f"{len(done)} of {n} blocks already done" if done else "predicting blocks",
+            {"resumed": bool(done)},
+        )
+        futures = [
+            client.submit(
+                task.predict_block,
+                job,
+                b,
+                key=f"segsuite-block-{token}-{b.index}",
+                retries=retries,
+                pure=False,
+            )
+            for b in todo
+        ]
         try:
             for _, summary in _gather(client, futures, "block prediction"):
                 done[summary["index"]] = summary
@@ -122,12 +175,26 @@ def iter_predict_distributed(model_path, input, output, *, workers: int | None =
         by_grid = {(b.plane, b.grid): b for b in blocks}
         futures = []
         for b in blocks:
-            near = [by_grid.get((b.plane, (b.grid[0] + dy, b.grid[1] + dx)))
-                    for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
-            sources = sorted(((o, maps[o.index]) for o in near if o is not None and counts[o.index]),
-                             key=lambda s: s[0].index)
-            futures.append(client.submit(_paste_task, job, b, sources, retries=retries, pure=False,
-                                         key=f"segsuite-paste-{token}-{b.index}"))
+            near = [
+                by_grid.get((b.plane, (b.grid[0] + dy, b.grid[1] + dx)))
+                for dy in range(-reach, reach + 1)
+                for dx in range(-reach, reach + 1)
+            ]
+            sources = sorted(
+                ((o, maps[o.index]) for o in near if o is not None and counts[o.index]),
+                key=lambda s: s[0].index,
+            )
+            futures.append(
+                client.submit(
+                    _paste_task,
+                    job,
+                    b,
+                    sources,
+                    retries=retries,
+                    pure=False,
+                    key=f"segsuite-paste-{token}-{b.index}",
+                )
+            )
         for i, _ in enumerate(_gather(client, futures, "writing labels")):
             yield Progress(n, n, f"writing block {i + 1}/{n}", {"phase": "write"})
         wait(futures)
@@ -137,9 +204,21 @@ def iter_predict_distributed(model_path, input, output, *, workers: int | None =
         chunk = output_chunk(int(block_size))
         for level in range(1, len(arrays)):
             h, w = (arrays[level].shape[source.label_axes.index(a)] for a in "yx")
-            futures = [client.submit(_downsample_task, job, level, plane, slice(y, min(y + chunk, h)),
-                                     slice(x, min(x + chunk, w)), retries=retries, pure=False)
-                       for plane in planes for y in range(0, h, chunk) for x in range(0, w, chunk)]
+            futures = [
+                client.submit(
+                    _downsample_task,
+                    job,
+                    level,
+                    plane,
+                    slice(y, min(y + chunk, h)),
+                    slice(x, min(x + chunk, w)),
+                    retries=retries,
+                    pure=False,
+                )
+                for plane in planes
+                for y in range(0, h, chunk)
+                for x in range(0, w, chunk)
+            ]
             wait(futures)
             for f in futures:
                 f.result()

@@ -71,8 +71,10 @@ class ZarrSource:
         """Read ``(Y, X)`` (gray) or ``(C, Y, X)`` of one plane; ``rows``/``cols`` may have a step."""
         array = self.open() if array is None else array
         outer = dict(zip(self.outer_axes, plane))
-        index = tuple(outer[a] if a in outer else rows if a == "y" else cols if a == "x" else slice(None)
-                      for a in self.axes)
+        index = tuple(
+            outer[a] if a in outer else rows if a == "y" else cols if a == "x" else slice(None)
+            for a in self.axes
+        )
         block = np.asarray(array[index])
         if "c" in self.axes:
             kept = [a for a in self.axes if a in "cyx"]
@@ -134,16 +136,25 @@ def open_source(path, axes: str | None = None) -> ZarrSource:
     if isinstance(node, zarr.Group):
         found = _ngff_level0(node, str(path))
         if found is None:
-            raise ValueError(f"{path}: a zarr group without OME-NGFF multiscales metadata; "
-                             "give the path of the array itself or an OME-Zarr image.")
+            raise ValueError(
+                f"{path}: a zarr group without OME-NGFF multiscales metadata; "
+                "give the path of the array itself or an OME-Zarr image."
+            )
         key, axes = found
         node = node[key]
     shape = tuple(int(s) for s in node.shape)
     axes = (axes or _default_axes(shape)).lower()
-    if len(axes) != len(shape) or "y" not in axes or "x" not in axes or set(axes) - set("tczyx") \
-            or len(set(axes)) != len(axes):
-        raise ValueError(f"{path}: axes {axes!r} do not fit shape {shape}; use distinct names from 'tczyx' "
-                         "including 'y' and 'x'.")
+    if (
+        len(axes) != len(shape)
+        or "y" not in axes
+        or "x" not in axes
+        or set(axes) - set("tczyx")
+        or len(set(axes)) != len(axes)
+    ):
+        raise ValueError(
+            f"{path}: axes {axes!r} do not fit shape {shape}; use distinct names from 'tczyx' "
+            "including 'y' and 'x'."
+        )
     if np.dtype(node.dtype).kind not in "biuf":
         raise ValueError(f"{path}: expected a numeric image, got dtype {node.dtype}.")
     return ZarrSource(str(path), key, axes, shape, str(node.dtype))

@@ -45,7 +45,7 @@ def _intersection(r1, r2):
 
 
 def _crop(labels, region, box):
-    return labels[box[0] - region[0]:box[1] - region[0], box[2] - region[2]:box[3] - region[2]]
+    return labels[box[0] - region[0] : box[1] - region[0], box[2] - region[2] : box[3] - region[2]]
 
 
 def global_maps(blocks, counts, load, reach: int = 1, merge_fraction: float = 0.5, cache_size: int = 64):
@@ -87,8 +87,11 @@ def global_maps(blocks, counts, load, reach: int = 1, merge_fraction: float = 0.
     for a in blocks:
         if not counts[a.index]:
             continue
-        near = (by_grid.get((a.plane, (a.grid[0] + dy, a.grid[1] + dx)))
-                for dy in range(reach + 1) for dx in range(-reach, reach + 1))
+        near = (
+            by_grid.get((a.plane, (a.grid[0] + dy, a.grid[1] + dx)))
+            for dy in range(reach + 1)
+            for dx in range(-reach, reach + 1)
+        )
         for b in near:
             if b is None or b.index <= a.index or not counts[b.index]:
                 continue
@@ -117,7 +120,7 @@ def global_maps(blocks, counts, load, reach: int = 1, merge_fraction: float = 0.
     maps = []
     for b in blocks:
         m = np.zeros(counts[b.index] + 1, np.uint32)
-        m[1:] = final[offsets[b.index] + 1:offsets[b.index] + 1 + counts[b.index]]
+        m[1:] = final[offsets[b.index] + 1 : offsets[b.index] + 1 + counts[b.index]]
         maps.append(m)
     return maps, merged
 
@@ -132,7 +135,7 @@ def paste_core(block, sources) -> np.ndarray:
         if box is None:
             continue
         values = mapping[_crop(labels, other.region, box)]
-        target = out[box[0] - y0:box[1] - y0, box[2] - x0:box[3] - x0]
+        target = out[box[0] - y0 : box[1] - y0, box[2] - x0 : box[3] - x0]
         free = (target == 0) & (values > 0)
         target[free] = values[free]
     return out
@@ -146,6 +149,12 @@ def label_index(label_axes: str, plane: tuple, rows: slice, cols: slice) -> tupl
 
 def downsample_chunk(src, dst, label_axes: str, plane: tuple, rows: slice, cols: slice) -> None:
     """Write ``dst[rows, cols]`` of one plane as every second pixel of ``src`` (labels stay exact)."""
-    big = src[label_index(label_axes, plane, slice(2 * rows.start, 2 * rows.stop, 2),
-                          slice(2 * cols.start, 2 * cols.stop, 2))]
+    big = src[
+        label_index(
+            label_axes,
+            plane,
+            slice(2 * rows.start, 2 * rows.stop, 2),
+            slice(2 * cols.start, 2 * cols.stop, 2),
+        )
+    ]
     dst[label_index(label_axes, plane, rows, cols)] = big

@@ -70,7 +70,10 @@ def predict_region(model_path: str, image: np.ndarray, norm_range, *, device="cp
     kind, ckpt, loaded, lock = _model(model_path, device)
     module, name = BACKENDS[kind]
     backend = getattr(importlib.import_module(module), name)
-    norm = {**ckpt["normalization"], "range": [list(map(float, norm_range[0])), list(map(float, norm_range[1]))]}
+    norm = {
+        **ckpt["normalization"],
+        "range": [list(map(float, norm_range[0])), list(map(float, norm_range[1]))],
+    }
     channel_axis = 0 if image.ndim == 3 else None
     with lock:  # one block at a time per loaded model (torch uses the worker's threads inside it)
         if kind == "unet":
@@ -109,8 +112,12 @@ def owned_objects(labels: np.ndarray, block, plane_shape) -> tuple[np.ndarray, i
             continue
         n += 1
         lut[i + 1] = n
-        if (ys.start == 0 < ry0) or (ys.stop == labels.shape[0] and ry1 < h) or \
-                (xs.start == 0 < rx0) or (xs.stop == labels.shape[1] and rx1 < w):
+        if (
+            (ys.start == 0 < ry0)
+            or (ys.stop == labels.shape[0] and ry1 < h)
+            or (xs.start == 0 < rx0)
+            or (xs.stop == labels.shape[1] and rx1 < w)
+        ):
             cut += 1
     return lut[labels], n, cut
 
@@ -148,8 +155,9 @@ def predict_block(job: dict, block) -> dict:
     source, work = job["source"], Path(job["work"])
     ry0, ry1, rx0, rx1 = block.region
     image = source.read(block.plane, slice(ry0, ry1), slice(rx0, rx1))
-    labels = predict_region(job["model"], image, job["ranges"][block.plane], device=job["device"],
-                            **job["predict_kwargs"])
+    labels = predict_region(
+        job["model"], image, job["ranges"][block.plane], device=job["device"], **job["predict_kwargs"]
+    )
     kept, n, cut = owned_objects(np.asarray(labels), block, source.plane_shape)
     _write_atomic(work / f"{block.name}.npz", lambda fh: np.savez_compressed(fh, labels=kept))
     summary = {"index": block.index, "objects": n, "cut": cut}
