@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["add_arguments", "wants_distributed", "run_predict"]
+__all__ = ["add_arguments", "wants_distributed", "run_predict", "add_weightmap_arguments", "run_weightmap"]
 
 
 def add_arguments(parser) -> None:
@@ -140,4 +140,64 @@ def run_predict(args) -> int:
         + (f", {info['merged']} merged across block borders" if info.get("merged") else "")
         + (f"; {info['cut']} objects touch a block's halo edge: raise --halo" if info.get("cut") else "")
     )
+    return 0
+
+
+def add_weightmap_arguments(parser) -> None:
+    """Add ``--workers``, ``--scheduler``, ``--block-size`` and ``--overwrite`` to the ``weightmap`` verb."""
+    group = parser.add_argument_group("distributed (dask.distributed; MASK .zarr / .ome.zarr, OUT .ome.zarr)")
+    group.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="start a local dask cluster of N worker processes and compute block by block",
+    )
+    group.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="use an existing dask cluster (e.g. tcp://host:8786)",
+    )
+    group.add_argument(
+        "--block-size",
+        type=int,
+        default=1024,
+        metavar="PX",
+        help="side of the blocks over z, y, x (default 1024); the halo is a few sigma",
+    )
+    group.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+
+def _numbers(text):
+    return None if text is None else tuple(float(v) for v in str(text).split(","))
+
+
+def run_weightmap(args) -> int:
+    """The distributed border weight map from parsed ``weightmap`` arguments (``mask``, ``output``, ``w0``,
+    ``sigma``, ``class_weights``, ``spacing`` and those of :func:`add_weightmap_arguments`)."""
+    from napari_segsuite.core.distributed.weightmap import iter_weightmap_distributed
+    from napari_segsuite.core.progress import run, terminal_progress
+
+    output = Path(args.output)
+    if not output.name.endswith(".zarr"):
+        raise ValueError(f"{output}: the distributed weight map is an OME-Zarr image; name it OUT.ome.zarr.")
+    cw = str(getattr(args, "class_weights", "balanced"))
+    class_weights = "balanced" if cw.lower() == "balanced" else None if cw.lower() == "none" else _numbers(cw)
+    run(
+        iter_weightmap_distributed(
+            args.mask,
+            output,
+            w0=args.w0,
+            sigma=args.sigma,
+            class_weights=class_weights,
+            spacing=_numbers(getattr(args, "spacing", None)),
+            workers=args.workers,
+            scheduler=args.scheduler,
+            block_size=args.block_size,
+            overwrite=args.overwrite,
+        ),
+        progress=terminal_progress(),
+    )
+    print(f"wrote {output}")
     return 0
