@@ -167,3 +167,31 @@ def test_output_opens_with_ome_zarr_py(sample_zarr, cluster, tmp_path):
     assert len(node.data) == pyramid_levels(image.shape)
     assert np.array_equal(np.asarray(node.data[0]), _s0(out))
     assert [a["name"] for a in node.metadata["axes"]] == ["y", "x"]
+
+
+def test_a_stack_is_predicted_plane_by_plane_with_ids_unique_over_it(cluster, tmp_path):
+    from napari_segsuite.core import load_sample
+    from napari_segsuite.core.predict import predict_checkpoint
+
+    image, _ = load_sample("nuclei_test")
+    stack = np.stack([image[:192, :192], image[192:384, 100:292], image[320:, 320:]])
+    src = zarr.create_array(
+        str(tmp_path / "stack.zarr"), shape=stack.shape, dtype=stack.dtype, chunks=(1, 96, 96)
+    )
+    src[:] = stack
+    out = predict_distributed(
+        sample_path("unet_nuclei.pt"),
+        tmp_path / "stack.zarr",
+        tmp_path / "s.ome.zarr",
+        scheduler=cluster.scheduler_address,
+        block_size=96,
+        device="cpu",
+    )
+    result = _s0(out)
+    ref = predict_checkpoint(sample_path("unet_nuclei.pt"), stack, device="cpu")
+    assert result.shape == stack.shape and np.array_equal(result > 0, ref > 0)
+    assert len(np.unique(result)) - 1 == result.max() == ref.max()  # unique over the stack, 1..N
+    for z in range(3):
+        assert seam_duplicates(ref[z], result[z]) == 0
+        assert not set(np.unique(result[z])[1:]) & set(np.unique(result[(z + 1) % 3])[1:])
+    assert zarr.open_group(str(out), mode="r").attrs["ome"]["multiscales"][0]["axes"][0]["name"] == "z"
