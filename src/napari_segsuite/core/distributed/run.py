@@ -224,7 +224,8 @@ def iter_predict_distributed(
                 f.result()
             yield Progress(n, n, f"level s{level} written", {"phase": "pyramid"})
     n_objects = int(max((m.max() for m in maps if len(m)), default=0))
-    finish_output(output, record, source)
+    pixel_size = None if source.scale is None else [s for s, a in zip(source.scale, source.axes) if a != "c"]
+    finish_output(output, record, source, pixel_size=pixel_size, unit=source.unit)
     yield Progress(n, n, f"{n_objects} objects", {"objects": n_objects, "merged": merged, "cut": cut})
     return Path(output)
 

@@ -31,6 +31,10 @@ class ZarrSource:
         Axis names in storage order, from ``"tczyx"``; ``y`` and ``x`` are always there.
     shape : tuple of int
     dtype : str
+    scale : tuple of float or None
+        Level 0's pixel size per axis (the OME-Zarr ``scale`` transformation), carried to the output.
+    unit : str or None
+        The space axes' unit, if the metadata gives one.
     """
 
     store: str
@@ -38,6 +42,8 @@ class ZarrSource:
     axes: str
     shape: tuple
     dtype: str
+    scale: tuple | None = None
+    unit: str | None = None
 
     def open(self):
         import zarr
@@ -93,7 +99,23 @@ def _ngff_level0(group, path: str):
         axes = "".join((ax["name"] if isinstance(ax, dict) else ax).lower() for ax in multiscale["axes"])
     except (KeyError, IndexError, TypeError) as exc:
         raise ValueError(f"{path}: broken OME-NGFF multiscales metadata ({exc!r} missing).") from exc
-    return key, axes
+    scale = next(
+        (
+            tuple(float(v) for v in t["scale"])
+            for t in multiscale["datasets"][0].get("coordinateTransformations", [])
+            if t.get("type") == "scale"
+        ),
+        None,
+    )
+    units = [
+        ax.get("unit") for ax in multiscale["axes"] if isinstance(ax, dict) and ax.get("type") == "space"
+    ]
+    return (
+        key,
+        axes,
+        (scale if scale is not None and len(scale) == len(axes) else None),
+        next((u for u in units if u), None),
+    )
 
 
 def _default_axes(shape) -> str:
@@ -132,7 +154,7 @@ def open_source(path, axes: str | None = None) -> ZarrSource:
         node = zarr.open(store=str(path), mode="r")
     except Exception as exc:  # zarr raises several types for a folder that is not zarr
         raise ValueError(f"{path}: not a zarr array or OME-Zarr image ({exc}).") from exc
-    key = ""
+    key, scale, unit = "", None, None
     if isinstance(node, zarr.Group):
         found = _ngff_level0(node, str(path))
         if found is None:
@@ -140,7 +162,7 @@ def open_source(path, axes: str | None = None) -> ZarrSource:
                 f"{path}: a zarr group without OME-NGFF multiscales metadata; "
                 "give the path of the array itself or an OME-Zarr image."
             )
-        key, axes = found
+        key, axes, scale, unit = found
         node = node[key]
     shape = tuple(int(s) for s in node.shape)
     axes = (axes or _default_axes(shape)).lower()
@@ -157,7 +179,7 @@ def open_source(path, axes: str | None = None) -> ZarrSource:
         )
     if np.dtype(node.dtype).kind not in "biuf":
         raise ValueError(f"{path}: expected a numeric image, got dtype {node.dtype}.")
-    return ZarrSource(str(path), key, axes, shape, str(node.dtype))
+    return ZarrSource(str(path), key, axes, shape, str(node.dtype), scale, unit)
 
 
 def tiff_files(inputs) -> list[Path] | None:
