@@ -59,7 +59,8 @@ def main():
 
     model = sample_path(args.model)
     image = tiled_sample(args.size)
-    tmp = Path(tempfile.mkdtemp(prefix="segsuite-bench-"))
+    tmp_dir = tempfile.TemporaryDirectory(prefix="segsuite-bench-")
+    tmp = Path(tmp_dir.name)
     src = zarr.create_array(str(tmp / "in.zarr"), shape=image.shape, dtype=image.dtype, chunks=(512, 512))
     src[:] = image
     print(
