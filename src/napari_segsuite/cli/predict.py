@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .distributed import add_arguments as add_distributed_arguments
+from .distributed import run_predict, wants_distributed
 from .common import CLIError, add_channel_axis_argument, channel_axis_arg, refuse_overwriting_inputs
 
 
@@ -25,6 +27,7 @@ def register(sub):
                    help="let a colour image into a model trained on gray images: 'hematoxylin' (H&E: the "
                         "hematoxylin stain, nuclei bright) or 'gray' (channel mean); without it such an image is "
                         "refused")
+    add_distributed_arguments(p)
     p.set_defaults(func=_cmd_predict)
 
 
@@ -86,6 +89,8 @@ def _cmd_predict(args) -> int:
     from napari_segsuite.core.progress import run, terminal_progress
     from napari_segsuite.core.training.checkpoint import open_checkpoint
 
+    if wants_distributed(args):
+        return run_predict(args)
     ckpt = open_checkpoint(args.model)
     files = _predict_inputs(args.inputs)
     outputs = _predict_outputs(args.inputs, files, args.output)

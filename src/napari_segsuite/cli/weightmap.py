@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .distributed import add_weightmap_arguments, run_weightmap, wants_distributed
 from .common import CLIError, parse_numbers, read_label_file, refuse_overwriting_inputs
 
 
@@ -27,6 +28,7 @@ def register(sub):
     p.add_argument("--plane-by-plane", action="store_true",
                    help="treat a 3D stack as separate 2D planes instead of one volume")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_weightmap_arguments(p)
     p.set_defaults(func=_cmd_weightmap)
 
 
@@ -68,6 +70,8 @@ def _cmd_weightmap(args) -> int:
     from napari_segsuite.core.progress import run, terminal_progress
     from napari_segsuite.core.weightmap import iter_unet_weight_map
 
+    if wants_distributed(args):
+        return run_weightmap(args)
     if not args.mask.exists():
         raise FileNotFoundError(f"{args.mask}: no such file or folder.")
     class_weights = _parse_class_weights(args.class_weights)

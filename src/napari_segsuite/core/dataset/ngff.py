@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["NGFF_VERSION", "ZARR_FORMAT", "write_ngff_image", "read_ngff_image", "pyramid_levels", "describe"]
+__all__ = ["NGFF_VERSION", "ZARR_FORMAT", "ngff_attrs", "write_ngff_image", "read_ngff_image", "pyramid_levels",
+           "describe"]
 
 NGFF_VERSION = "0.5"
 ZARR_FORMAT = 3
@@ -53,27 +54,19 @@ def _axes(names: str, pixel_size, unit):
     return axes
 
 
-def write_ngff_image(group_path: Path, data: np.ndarray, axes: str, levels: int, *, pixel_size=None,
-                     unit=None, labels: dict | None = None, image_label: bool = False, name: str = "image"):
-    """Write ``data`` (axes order as stored, e.g. ``"cyx"``) as an NGFF 0.5 multiscale image group.
+def ngff_attrs(axes: str, levels: int, *, pixel_size=None, unit=None, name: str = "image",
+               image_label: dict | None = None) -> dict:
+    """The ``ome`` attributes of an NGFF 0.5 multiscale image with levels ``s0 .. s{levels-1}``.
 
-    ``labels`` maps label names to ``(array, axes)``: they are written under ``labels/NAME`` with the same
-    number of levels and ``image-label`` metadata. Level ``k`` subsamples y and x by ``2**k``.
+    Level ``k`` has y and x scaled by ``2**k``; ``image_label`` (a dict, possibly empty) adds the
+    ``image-label`` metadata of a label image.
     """
-    import zarr
-
     spatial = [a for a in axes if a != "c"]
     base = [float(s) for s in pixel_size] if pixel_size is not None else [1.0] * len(spatial)
     if len(base) != len(spatial):
         raise ValueError(f"pixel_size {list(pixel_size)} does not match the spatial axes {''.join(spatial)}.")
-    group = zarr.open_group(store=str(group_path), mode="w", zarr_format=ZARR_FORMAT)
     datasets = []
     for k in range(levels):
-        index = tuple(slice(None, None, 2 ** k) if a in "yx" else slice(None) for a in axes)
-        level = np.ascontiguousarray(data[index])
-        chunks = tuple(1 if a == "z" else (level.shape[i] if a == "c" else min(level.shape[i], 512))
-                       for i, a in enumerate(axes))
-        group.create_array(f"s{k}", data=level, chunks=chunks, dimension_names=list(axes))
         scale, si = [], 0
         for a in axes:
             if a == "c":
@@ -84,9 +77,30 @@ def write_ngff_image(group_path: Path, data: np.ndarray, axes: str, levels: int,
         datasets.append({"path": f"s{k}", "coordinateTransformations": [{"type": "scale", "scale": scale}]})
     ome = {"version": NGFF_VERSION,
            "multiscales": [{"name": name, "axes": _axes(axes, pixel_size, unit), "datasets": datasets}]}
-    if image_label:
-        ome["image-label"] = {"version": NGFF_VERSION, "source": {"image": "../../"}}
-    group.attrs["ome"] = ome
+    if image_label is not None:
+        ome["image-label"] = {"version": NGFF_VERSION, **image_label}
+    return ome
+
+
+def write_ngff_image(group_path: Path, data: np.ndarray, axes: str, levels: int, *, pixel_size=None,
+                     unit=None, labels: dict | None = None, image_label: bool = False, name: str = "image"):
+    """Write ``data`` (axes order as stored, e.g. ``"cyx"``) as an NGFF 0.5 multiscale image group.
+
+    ``labels`` maps label names to ``(array, axes)``: they are written under ``labels/NAME`` with the same
+    number of levels and ``image-label`` metadata. Level ``k`` subsamples y and x by ``2**k``.
+    """
+    import zarr
+
+    ngff_attrs(axes, levels, pixel_size=pixel_size)  # refuses a pixel_size that does not fit the axes
+    group = zarr.open_group(store=str(group_path), mode="w", zarr_format=ZARR_FORMAT)
+    for k in range(levels):
+        index = tuple(slice(None, None, 2 ** k) if a in "yx" else slice(None) for a in axes)
+        level = np.ascontiguousarray(data[index])
+        chunks = tuple(1 if a == "z" else (level.shape[i] if a == "c" else min(level.shape[i], 512))
+                       for i, a in enumerate(axes))
+        group.create_array(f"s{k}", data=level, chunks=chunks, dimension_names=list(axes))
+    group.attrs["ome"] = ngff_attrs(axes, levels, pixel_size=pixel_size, unit=unit, name=name,
+                                    image_label={"source": {"image": "../../"}} if image_label else None)
     if labels:
         label_group = group.create_group("labels")
         label_group.attrs["ome"] = {"version": NGFF_VERSION, "labels": list(labels)}

@@ -181,7 +181,10 @@ def prepare_image(image, in_channels: int, channel_axis: int | None = None, norm
     norm = {"method": "percentile", "low": 1.0, "high": 99.8, **(normalization or {})}
     if norm["method"] != "percentile":
         raise ValueError(f"unknown normalization {norm['method']!r}.")
-    lo, hi = percentile_normalization(arr, norm["low"], norm["high"])
+    if norm.get("range") is not None:  # fixed per-channel range (a block of a larger image, see distributed)
+        lo, hi = (np.asarray(v, np.float32).reshape(-1) for v in norm["range"])
+    else:
+        lo, hi = percentile_normalization(arr, norm["low"], norm["high"])
     span = hi - lo
     span = np.where(span > 0, span, 1.0).astype(np.float32)  # a constant channel becomes all zeros
     out = (arr.astype(np.float32) - lo[:, None, None]) / span[:, None, None]

@@ -36,6 +36,9 @@ def percentile_range(block: np.ndarray, normalization: dict) -> tuple[np.ndarray
     """
     if normalization.get("method", "percentile") != "percentile":
         raise ValueError(f"unknown normalisation method {normalization.get('method')!r}.")
+    if normalization.get("range") is not None:  # fixed (low, high) per channel: a block of a larger image
+        lo, hi = normalization["range"]
+        return np.asarray(lo, np.float32).reshape(-1), np.asarray(hi, np.float32).reshape(-1)
     flat = block.reshape(block.shape[0], -1).astype(np.float32)
     lo = np.percentile(flat, float(normalization["low"]), axis=1)
     hi = np.percentile(flat, float(normalization["high"]), axis=1)
