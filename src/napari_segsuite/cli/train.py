@@ -1,5 +1,8 @@
 """``segsuite train {unet,maskrcnn}``: train a model on a dataset folder. Calls core only.
 
+Partial labels need no option: a dataset item with a region (``regions/NAME.tif``, written by
+``segsuite export --region``) is trained on inside its region only.
+
 Both kinds take the same options for the same things, with the defaults the core trainers define
 (:mod:`napari_segsuite.core.training.defaults`); ``--time-limit`` is in minutes here, seconds in core.
 """
@@ -13,7 +16,10 @@ from .common import CLIError
 
 
 def register(sub):
-    p = sub.add_parser("train", help="train a model on a dataset folder")
+    p = sub.add_parser("train", help="train a model on a dataset folder",
+                       description="Train a model on a dataset folder. Items with a region (regions/NAME.tif, "
+                                   "from `segsuite export --region`) are learnt from inside their region only "
+                                   "(partial labels); no option is needed.")
     kinds = p.add_subparsers(dest="kind", metavar="KIND")
     _add_train_unet(kinds)
     _add_train_maskrcnn(kinds)
@@ -22,7 +28,8 @@ def register(sub):
 def _add_training_run_args(p, d: dict, *, output_help: str, patch_help: str) -> None:
     """The options every ``train KIND`` shares (defaults ``d`` from core)."""
     p.add_argument("dataset", type=Path,
-                   help="dataset folder (segsuite export or NAME.tif + NAME_masks.tif pairs)")
+                   help="dataset folder (segsuite export or NAME.tif + NAME_masks.tif pairs); items' regions "
+                        "(partial labels) are read automatically: only inside them is learnt from")
     p.add_argument("-o", "--output", type=Path, required=True, help=output_help)
     p.add_argument("--epochs", type=int, default=d["epochs"], help="training epochs (default %(default)s)")
     p.add_argument("--steps-per-epoch", type=int, default=d["steps_per_epoch"],

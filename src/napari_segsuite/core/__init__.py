@@ -29,6 +29,7 @@ _EXPORTS = {
     "evaluate_segmentation": "metrics",
     "unmatched_instances": "metrics",
     "DatasetItem": "dataset",
+    "TrainingItem": "training",
     "export_dataset": "dataset",
     "iter_export_dataset": "dataset",
     "load_dataset": "dataset",

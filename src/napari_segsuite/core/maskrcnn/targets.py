@@ -7,7 +7,8 @@ import numpy as np
 from ..channels import fit_channels
 from ..labels import as_labels
 
-__all__ = ["masks_to_targets", "class_ids_from_features", "prepare_image", "percentile_normalization"]
+__all__ = ["masks_to_targets", "class_ids_from_features", "prepare_image", "percentile_normalization",
+           "partial_view"]
 
 
 def class_ids_from_features(features, label_ids) -> dict[int, int]:
@@ -189,3 +190,57 @@ def prepare_image(image, in_channels: int, channel_axis: int | None = None, norm
     span = np.where(span > 0, span, 1.0).astype(np.float32)  # a constant channel becomes all zeros
     out = (arr.astype(np.float32) - lo[:, None, None]) / span[:, None, None]
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def partial_view(image: np.ndarray, labels: np.ndarray, region, min_inside: float | None = None):
+    """What a Mask R-CNN may be trained on when only ``region`` is labelled completely.
+
+    torchvision's Mask R-CNN has no "ignore" area: every pixel of a training crop that is not inside a
+    target box is background to the RPN and the ROI heads. So unlabelled cells must not be *seen*:
+
+    - an instance with at least ``min_inside`` (half) of its pixels inside the region is a target, whole
+      (its labelled pixels outside the region stay visible, so it is not cut in two);
+    - an instance mostly outside the region is not a target, and its pixels are hidden;
+    - everything outside the region (unlabelled cells included) is hidden, except the kept instances.
+
+    Hidden pixels are painted with the background colour: the per-channel median of the region's pixels
+    outside every instance (the region's median when it has none). The network then learns nothing about
+    the hidden area except "flat background is background", as at a zero-padded crop edge.
+
+    Parameters
+    ----------
+    image : (C, H, W) float32 array
+        The normalised image.
+    labels : (H, W) int array
+        Instance labels.
+    region : (H, W) array or None
+        Nonzero where the labels are complete; None returns the inputs unchanged.
+    min_inside : float, optional
+        Default :data:`~napari_segsuite.core.training.regions.MIN_INSIDE` (0.5).
+
+    Returns
+    -------
+    (image, labels)
+        The image with hidden pixels painted, and the labels with only the kept instances.
+
+    Examples
+    --------
+    >>> lab = np.zeros((4, 8), np.int32); lab[0, 2:6] = 1; lab[3, 4:8] = 2
+    >>> region = np.zeros((4, 8), bool); region[:, :5] = True          # 1: 3/4 inside; 2: 1/4 inside
+    >>> img, kept = partial_view(np.full((1, 4, 8), 5.0, np.float32) + lab, lab, region)
+    >>> np.unique(kept).tolist(), float(img[0, 0, 5]), float(img[0, 3, 4])   # 1 whole; 2 dropped, hidden
+    ([0, 1], 6.0, 5.0)
+    """
+    from ..training.regions import MIN_INSIDE, instances_inside
+
+    if region is None:
+        return image, labels
+    region = np.asarray(region) != 0
+    keep = np.isin(labels, instances_inside(labels, region, MIN_INSIDE if min_inside is None else min_inside))
+    kept = np.where(keep, labels, 0)
+    visible = (region & (labels == 0)) | keep
+    background = region & (labels == 0)
+    source = background if background.any() else region
+    fill = np.median(image[:, source], axis=1).astype(image.dtype)
+    out = np.where(visible[None], image, fill[:, None, None])
+    return np.ascontiguousarray(out), kept.astype(labels.dtype, copy=False)

@@ -8,7 +8,6 @@ validation.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
@@ -22,40 +21,34 @@ __all__ = ["iter_train_maskrcnn", "train_maskrcnn", "load_training_pairs", "augm
 _NORMALIZATION = {"method": "percentile", "low": 1.0, "high": 99.8}
 
 
-def load_training_pairs(data, channel_axis: int | None = None) -> list[tuple[str, np.ndarray, np.ndarray, dict | None]]:
-    """Normalise the ways training data can be given into ``(name, image, labels, features)`` tuples.
+def load_training_pairs(data, channel_axis: int | None = None) -> list[tuple]:
+    """Normalise the ways training data can be given into ``(name, image, labels, features, region)`` tuples.
 
-    ``data`` is a dataset folder (``load_dataset``), a list of ``DatasetItem``, or a list of
-    ``(image, labels)`` / ``(image, labels, features)`` tuples (features: a table with a ``class`` column).
+    ``data`` is a dataset folder (``load_dataset``; items' regions are used), a list of ``DatasetItem``, of
+    :class:`~napari_segsuite.core.training.TrainingItem`, or of ``(image, labels)``, ``(image, labels,
+    features)`` (a table with a ``class`` column: a dict or DataFrame) or ``(image, labels, region)`` (an
+    array) tuples; the rule is :func:`~napari_segsuite.core.training.items.as_training_items`'s.
     """
-    from ..dataset import DatasetItem, load_dataset
+    from ..training.items import as_training_items
 
-    if isinstance(data, (str, Path)):
-        data = load_dataset(data)
-    pairs = []
-    for i, item in enumerate(data):
-        if isinstance(item, DatasetItem):
-            pairs.append((item.name, item.image, item.mask, item.meta.get("features")))
-            continue
-        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-            raise ValueError("training data: give a dataset folder, DatasetItems, or (image, labels[, features]) pairs.")
-        pairs.append((f"item{i}", item[0], item[1], item[2] if len(item) == 3 else None))
-    if not pairs:
-        raise ValueError("training data: no items were given.")
-    return pairs
+    return [(it.name, it.image, it.labels, it.features, it.region) for it in as_training_items(data)]
 
 
-def augment_crop(image: np.ndarray, labels: np.ndarray, crop: int, rng: np.random.Generator):
+def augment_crop(image: np.ndarray, labels: np.ndarray, crop: int, rng: np.random.Generator, region=None):
     """A random ``crop`` x ``crop`` window (zero-padded if the image is smaller), flipped, rotated by a
-    multiple of 90 degrees and with jittered intensity. ``image`` is ``(C, H, W)`` float, ``labels`` ``(H, W)``."""
+    multiple of 90 degrees and with jittered intensity. ``image`` is ``(C, H, W)`` float, ``labels`` ``(H, W)``;
+    with a ``region`` (``(H, W)``) the window is centred on a random region pixel
+    (:func:`~napari_segsuite.core.training.regions.sample_window`)."""
+    from ..training.regions import sample_window
+
     c, h, w = image.shape
     if h < crop or w < crop:
         ph, pw = max(0, crop - h), max(0, crop - w)
         image = np.pad(image, ((0, 0), (0, ph), (0, pw)))
         labels = np.pad(labels, ((0, ph), (0, pw)))
+        region = None if region is None else np.pad(region, ((0, ph), (0, pw)))
         h, w = labels.shape
-    y = int(rng.integers(0, h - crop + 1))
-    x = int(rng.integers(0, w - crop + 1))
+    y, x = sample_window(rng, (h, w), crop, region)
     img = image[:, y:y + crop, x:x + crop]
     lab = labels[y:y + crop, x:x + crop]
     k = int(rng.integers(0, 4))
@@ -79,27 +72,35 @@ def _to_target(labels, classes, torch, device):
 
 
 def _evaluate(model, val, device) -> dict:
-    from ..metrics import average_precision
+    """Mean AP@0.5 on ``(image (C,H,W), labels, region or None)``; a region's bounding box is predicted and
+    scored inside the region (:func:`~napari_segsuite.core.training.regions.score_in_region`)."""
+    from ..training.regions import region_bbox, score_in_region
     from .infer import iter_predict_maskrcnn
 
     aps = []
     was_training = model.training
     model.eval()
-    for image, labels in val:
+    for image, labels, region in val:
+        if region is not None:
+            box = region_bbox(region)
+            image, labels, region = image[(slice(None),) + box], labels[box], region[box]
         pred = run(iter_predict_maskrcnn(model, image, channel_axis=0, tile_size=512, overlap=64, device=device))
-        aps.append(average_precision(labels, pred, thresholds=(0.5,))["ap"][0])
+        aps.append(score_in_region(labels, pred, region)["ap50"])
     model.train(was_training)
     return {"val_ap50": float(np.mean(aps))}
 
 
 def _prepare(pairs, what, channel_axis):
-    """``(image (C,H,W) float32, labels, classes)`` per pair, and the channel count (the same for all)."""
+    """``(image (C,H,W) float32, labels, classes, region bool or None)`` per pair, and the channel count (the
+    same for all)."""
+    from ..training.items import check_region
     from .targets import class_ids_from_features, prepare_image
 
     out = []
     n_channels = None
-    for name, image, labels, features in pairs:
+    for name, image, labels, features, region in pairs:
         labels = as_labels(labels, name=f"{what} {name} labels", ndim=(2,))
+        region = check_region(region, labels.shape, f"{what} {name}")
         image = np.asarray(image)
         arr = image if channel_axis is None else np.moveaxis(image, channel_axis, -1)
         if channel_axis is None and arr.ndim == 3 and arr.shape[-1] == 4:
@@ -112,7 +113,7 @@ def _prepare(pairs, what, channel_axis):
         if c != n_channels:
             raise ValueError(f"{what} {name}: has {c} channel(s), earlier items {n_channels}; use one kind.")
         classes = class_ids_from_features(features, np.unique(labels[labels > 0]))
-        out.append((prepare_image(arr, c, -1 if arr.ndim == 3 else None, _NORMALIZATION), labels, classes))
+        out.append((prepare_image(arr, c, -1 if arr.ndim == 3 else None, _NORMALIZATION), labels, classes, region))
     return out, n_channels
 
 
@@ -170,6 +171,7 @@ def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fra
     from ..training.loop import iter_training_loop, optimizer_step
     from ..training.triton import load_torch_without_triton
     from .checkpoint import make_checkpoint, model_from_checkpoint
+    from .targets import partial_view
 
     check_training_params(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
                           learning_rate=learning_rate, patience=patience, time_limit=time_limit,
@@ -183,7 +185,7 @@ def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fra
     pairs = load_training_pairs(data, channel_axis)
     val_pairs = load_training_pairs(val_data, channel_axis) if val_data is not None else None
     train_items, channels = _prepare(pairs, "training item", channel_axis)
-    if not any(lab.any() for _, lab, _ in train_items):
+    if not any(lab.any() if reg is None else lab[reg].any() for _, lab, _, reg in train_items):
         raise ValueError("every training mask is empty: there are no cells to learn from. Label some instances "
                          "(or add items with instances) first.")
     if val_pairs is not None:
@@ -191,7 +193,7 @@ def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fra
         val_note = "validation data"
     else:
         train_items, val_items, val_note = _hold_out(train_items, val_fraction)
-    max_class = max([max(cl.values(), default=1) for _, _, cl in train_items] + [1])
+    max_class = max([max(cl.values(), default=1) for _, _, cl, _ in train_items] + [1])
     full_config, start = _model_config(config, init, channels, max_class, dev.type)
 
     torch.manual_seed(seed)
@@ -216,16 +218,17 @@ def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fra
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     scaler = torch.amp.GradScaler("cuda") if dev.type == "cuda" else None
-    weights = np.array([lab.size for _, lab, _ in train_items], float)
+    weights = np.array([lab.size if reg is None else reg.sum() for _, lab, _, reg in train_items], float)
     weights /= weights.sum()
+    views = [partial_view(img, lab, reg) + (cl, reg) for img, lab, cl, reg in train_items]
     training = dict(patch_size=patch_size, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
                     learning_rate=learning_rate, val_fraction=val_fraction, seed=seed)
 
     def train_step() -> float:
         images, targets = [], []
         for _ in range(batch_size):
-            img, lab, classes = train_items[int(rng.choice(len(train_items), p=weights))]
-            crop_img, crop_lab = augment_crop(img, lab, patch_size, rng)
+            img, lab, classes, region = views[int(rng.choice(len(views), p=weights))]
+            crop_img, crop_lab = augment_crop(img, lab, patch_size, rng, region)
             images.append(torch.from_numpy(crop_img).to(dev))
             targets.append(_to_target(crop_lab, classes, torch, dev))
         with torch.autocast(dev.type, enabled=scaler is not None):
@@ -244,7 +247,7 @@ def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fra
         return make_checkpoint(model, _NORMALIZATION, history, half=save_half, state_dict=best_state,
                                training=dict(training))
 
-    val = [(img, lab) for img, lab, _ in val_items]
+    val = [(img, lab, reg) for img, lab, _, reg in val_items]
     result = yield from iter_training_loop(
         train_step=train_step, validate=lambda: _evaluate(model, val, dev), snapshot=snapshot,
         build_checkpoint=build_checkpoint, epochs=epochs, steps_per_epoch=steps_per_epoch, patience=patience,
@@ -258,9 +261,11 @@ def train_maskrcnn(data, *, progress=None, **kwargs) -> dict:
     Parameters
     ----------
     data : str, Path or list
-        A dataset folder (napari-segsuite export or cellpose pairs), a list of ``DatasetItem``, or a list
-        of ``(image, labels)`` / ``(image, labels, features)`` tuples. A ``class`` column in ``features``
-        gives each instance its class (whole numbers >= 1); otherwise there is one cell class.
+        A dataset folder (napari-segsuite export or cellpose pairs; its items' regions are used), a list of
+        ``DatasetItem``, of :class:`~napari_segsuite.core.training.TrainingItem`, or of ``(image, labels)``,
+        ``(image, labels, features)`` (a dict or DataFrame) or ``(image, labels, region)`` (an array of the
+        labels' shape, nonzero where the labels are complete; see Notes) tuples. A ``class`` column in
+        ``features`` gives each instance its class (whole numbers >= 1); otherwise there is one cell class.
     progress : callable, optional
         Called with each :class:`Progress` event.
     **kwargs
@@ -294,6 +299,15 @@ def train_maskrcnn(data, *, progress=None, **kwargs) -> dict:
     -----
     Crops are flipped, rotated by multiples of 90 degrees and intensity-jittered. Mixed precision is
     used on CUDA only.
+
+    Partial labels (an item with a region): torchvision's Mask R-CNN has no "ignore" label, so everything
+    in a crop that is not a target is background to the RPN and the ROI heads. Unlabelled cells are
+    therefore hidden rather than taught as background (:func:`~.targets.partial_view`): an instance with
+    at least half of its pixels inside the region is a target, whole; an instance mostly outside is no
+    target and its pixels are hidden; everything else outside the region is hidden, hidden pixels being
+    painted with the region's median background colour. Crops are centred on random region pixels (so
+    they are mostly region), items are drawn in proportion to their region's area, and validation is
+    scored on the region's bounding box, ignoring instances lying mostly outside the region.
 
     Examples
     --------

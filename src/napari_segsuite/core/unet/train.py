@@ -12,11 +12,10 @@ from ..progress import run
 from ..training.defaults import UNET_DEFAULTS as D
 from ..training.defaults import UNET_PATCH_SIZE_CPU, UNET_PATCH_SIZE_GPU
 from ..training.defaults import check_training_params
-from ..weightmap import unet_weight_map
 from .augment import Augmenter
+from .batches import build_batch, masked_cross_entropy, prepare_plane
 from .data import DEFAULT_NORMALIZATION
-from .training_items import (class_targets, prepare_training_items, separate_touching, split_items,
-                             validate_unet)
+from .training_items import class_targets, prepare_training_items, separate_touching, split_items, validate_unet
 
 __all__ = ["iter_train_unet", "train_unet", "prepare_training_items", "class_targets", "separate_touching"]
 
@@ -109,12 +108,8 @@ def iter_train_unet(data, *, epochs: int = D["epochs"], steps_per_epoch: int = D
                                               normalization=normalization, in_channels=in_channels)
     else:
         train_items, val_items, note = split_items(items, val_fraction, rng)
-    prepared = []
-    for _, img, lab in train_items:
-        separated = separate_touching(lab)
-        weights = unet_weight_map(separated, w0=w0, sigma=sigma, class_weights=class_weights)
-        weights = weights.astype(np.float32)
-        prepared.append((img, separated if n_classes == 2 else lab, weights))
+    prepared = [prepare_plane(img, lab, reg, n_classes=n_classes, w0=w0, sigma=sigma, class_weights=class_weights)
+                for _, img, lab, reg in train_items]
     augmenter = Augmenter(patch) if augment else Augmenter(patch, flips=False, rot90=False, elastic=0,
                                                              intensity=0, noise=0)
     load_torch_without_triton()
@@ -141,14 +136,12 @@ def iter_train_unet(data, *, epochs: int = D["epochs"], steps_per_epoch: int = D
     net.train()
 
     def train_step() -> float:
-        batch = [augmenter(rng, *prepared[int(rng.integers(len(prepared)))]) for _ in range(batch_size)]
-        x = torch.from_numpy(np.stack([b[0] for b in batch])).to(dev)
-        y = torch.from_numpy(np.stack([class_targets(b[1], n_classes) for b in batch])).to(dev)
-        wts = torch.from_numpy(np.stack([b[2] for b in batch])).to(dev)
+        x, y, wts, mask = (torch.from_numpy(a).to(dev)
+                           for a in build_batch(rng, augmenter, prepared, batch_size, n_classes))
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):  # thread-local: entered here
             logits = net(x)
-        loss = (torch.nn.functional.cross_entropy(logits.float(), y, reduction="none") * wts).mean()
+        loss = masked_cross_entropy(logits, y, wts, mask)
         optimizer_step(loss, optimizer, scaler)
         return float(loss.detach())
 
@@ -179,8 +172,10 @@ def train_unet(data, **kwargs) -> dict:
     Parameters
     ----------
     data : str, Path or sequence
-        A dataset folder (anything :func:`~napari_segsuite.core.load_dataset` reads), a list of
-        ``DatasetItem`` or a list of ``(image, labels)`` pairs (images ``YX``, ``YXC`` or stacks).
+        A dataset folder (anything :func:`~napari_segsuite.core.load_dataset` reads; its items' regions
+        are used), a list of ``DatasetItem``, of :class:`~napari_segsuite.core.training.TrainingItem`, or of
+        ``(image, labels)`` / ``(image, labels, region)`` tuples (images ``YX``, ``YXC`` or stacks; region:
+        a mask of the labels' shape, nonzero where the labels are complete; see Notes).
     epochs, steps_per_epoch, batch_size : int
         Training length: ``epochs * steps_per_epoch`` optimizer steps of ``batch_size`` random patches.
     patch_size : int, optional
@@ -243,6 +238,16 @@ def train_unet(data, **kwargs) -> dict:
     ValueError
         Mismatched image/labels shapes, invalid labels, labels without cells, an unknown device, a
         checkpoint made for another number of channels, invalid sizes.
+
+    Notes
+    -----
+    Partial labels: where an item has a region, only the pixels inside it count. The weighted
+    cross-entropy is averaged over the region's pixels (the loss mask is the region; the border weight map
+    is still computed from all the labels, the ``"balanced"`` class weights from inside the region);
+    patches are centred on random region pixels; flips, rotations and elastic deformation move the region
+    with the labels; validation is scored on the region's bounding box, ignoring instances (true or
+    predicted) lying mostly outside the region. Unlabelled cells outside the region are thus never taught
+    as background.
 
     References
     ----------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..labels import as_labels
@@ -42,48 +40,38 @@ def class_targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return target
 
 
-def _as_pairs(data, channel_axis):
-    """(name, image, labels) triples from a dataset path, DatasetItems or (image, labels) pairs."""
-    if isinstance(data, (str, Path)):
-        from ..dataset import load_dataset
+def _as_items(data):
+    """``(name, image, labels, region)`` from any accepted training data (see
+    :mod:`napari_segsuite.core.training.items`); a features table is ignored (the U-Net has no classes)."""
+    from ..training.items import as_training_items
 
-        data = load_dataset(data)
-    if isinstance(data, tuple) and len(data) == 2 and hasattr(data[0], "shape"):
-        data = [data]
-    out = []
-    for k, item in enumerate(data):
-        if hasattr(item, "image") and hasattr(item, "mask"):
-            out.append((item.name, item.image, item.mask))
-        else:
-            try:
-                image, labels = item
-            except (TypeError, ValueError) as exc:
-                raise ValueError("training items must be DatasetItems or (image, labels) pairs.") from exc
-            out.append((f"item{k}", image, labels))
-    if not out:
-        raise ValueError("no training data: give at least one (image, labels) pair or a dataset folder.")
-    return out
+    return [(it.name, it.image, it.labels, it.region) for it in as_training_items(data)]
 
 
 def prepare_training_items(data, *, channel_axis=None, normalization=None, in_channels=None):
-    """Normalised ``(name, image (C,Y,X) float32, labels (Y,X) int32)`` planes ready for training.
+    """Normalised ``(name, image (C,Y,X) float32, labels (Y,X) int32, region (Y,X) bool or None)`` planes
+    ready for training (region: where the labels are complete; None = everywhere).
 
     ``normalization`` (a dict, updated in place) gains ``"min_range"`` from these images unless it has one.
 
-    Stacks (3D labels with an image of the same shape, or with a channel axis) give one item per plane.
+    Stacks (3D labels with an image of the same shape, or with a channel axis) give one item per plane; a
+    plane of a stack whose region is empty there is left out.
 
     Raises
     ------
     ValueError
         Image and labels shapes that do not match, invalid labels (float, negative, NaN), images with
         NaN, channel counts that differ between items or from ``in_channels``, labels without any cell
-        in the whole training set.
+        (inside the regions) in the whole training set, a region of another shape or empty.
     """
+    from ..training.items import check_region
+
     if normalization is None:
         normalization = dict(DEFAULT_NORMALIZATION)
     items = []
-    for name, image, labels in _as_pairs(data, channel_axis):
+    for name, image, labels, region in _as_items(data):
         labels = as_labels(labels, name=f"{name} labels")
+        region = check_region(region, labels.shape, name)
         image_shape = tuple(np.shape(image))
         if image_shape == labels.shape:
             ch_axis = None
@@ -110,54 +98,84 @@ def prepare_training_items(data, *, channel_axis=None, normalization=None, in_ch
             block = source.read(z, slice(0, h), slice(0, w))
             lo, hi = source.plane_range(z, normalization)
             lab = labels[z] if labels.ndim == 3 else labels
-            items.append((f"{name}[{z}]" if source.is_stack else name, block, lab, lo, hi))
-    if not any(it[2].max() > 0 for it in items):
-        raise ValueError("the training labels contain no cells at all; label at least a few cells first.")
+            reg = None if region is None else (region[z] if labels.ndim == 3 else region)
+            if reg is not None and not reg.any():
+                continue
+            items.append((f"{name}[{z}]" if source.is_stack else name, block, lab, reg, lo, hi))
+    if not any((it[2] if it[3] is None else it[2][it[3]]).max(initial=0) > 0 for it in items):
+        where = " inside the regions" if any(it[3] is not None for it in items) else " at all"
+        raise ValueError(f"the training labels contain no cells{where}; label at least a few cells first.")
     if "min_range" not in normalization:
         normalization["min_range"] = [float(v) for v in 0.1 * np.min([hi - lo for *_, lo, hi in items], axis=0)]
-    return [(name, normalize_chw(block, lo, hi), lab) for name, block, lab, lo, hi in items], in_channels
+    return [(name, normalize_chw(block, lo, hi), lab, reg) for name, block, lab, reg, lo, hi in items], in_channels
+
+
+def _cut(labels, region, val_fraction):
+    """(axis, cut): the longer side, cut so the validation strip gets ``val_fraction`` of it (of the region's
+    pixels when there is a region); cut None when a part would be under 16 pixels or hold no region."""
+    axis = 0 if labels.shape[0] >= labels.shape[1] else 1
+    n = labels.shape[axis]
+    if region is None:
+        cut = int(round(n * (1 - val_fraction)))
+    else:
+        counts = np.cumsum(region.sum(axis=1 - axis))
+        cut = int(np.searchsorted(counts, (1 - val_fraction) * counts[-1])) + 1
+        if counts[cut - 1] == 0 or counts[-1] - counts[min(cut, n) - 1] == 0:
+            return axis, None
+    if cut < 16 or n - cut < 16:
+        return axis, None
+    return axis, cut
 
 
 def split_items(items, val_fraction, rng):
     """(train, validation, what is validated on): whole items when there are two or more, else a strip
-    of the single image's longer side (the training image itself when it is too small to split)."""
+    of the single image's longer side (the training image itself when it is too small to split). With a
+    region the strip holds about ``val_fraction`` of the region's pixels, and each part keeps its piece."""
     if val_fraction <= 0:
         return items, [], None
     if len(items) >= 2:
         order = rng.permutation(len(items))
         n_val = min(len(items) - 1, max(1, int(round(val_fraction * len(items)))))
         return [items[i] for i in order[n_val:]], [items[i] for i in order[:n_val]], "held-out training items"
-    name, image, labels = items[0]
-    axis = 0 if labels.shape[0] >= labels.shape[1] else 1
-    cut = int(round(labels.shape[axis] * (1 - val_fraction)))
-    if cut < 16 or labels.shape[axis] - cut < 16:  # too small to split: validate on the training image
+    name, image, labels, region = items[0]
+    axis, cut = _cut(labels, region, val_fraction)
+    if cut is None:  # too small to split: validate on the training image
         return items, items, "training images (no held-out data)"
     sl_t = (slice(None, cut), slice(None)) if axis == 0 else (slice(None), slice(None, cut))
     sl_v = (slice(cut, None), slice(None)) if axis == 0 else (slice(None), slice(cut, None))
-    train = [(name, image[(slice(None),) + sl_t], labels[sl_t])]
-    val = [(name + "-val", image[(slice(None),) + sl_v], labels[sl_v])]
+    part = (lambda sl: None) if region is None else (lambda sl: region[sl])
+    train = [(name, image[(slice(None),) + sl_t], labels[sl_t], part(sl_t))]
+    val = [(name + "-val", image[(slice(None),) + sl_v], labels[sl_v], part(sl_v))]
     return train, val, "held-out part of the training image"
 
 
 def validate_unet(net, val_items, dev, min_size) -> dict:
-    """Validation metrics of ``net`` on ``(name, image (C,Y,X), labels)`` items: mean IoU and AP@0.5."""
+    """Validation metrics of ``net`` on ``(name, image (C,Y,X), labels, region)`` items: mean IoU and AP@0.5.
+
+    An item with a region is predicted on the region's bounding box and scored inside the region only
+    (:func:`~napari_segsuite.core.training.regions.score_in_region`: instances mostly outside are ignored).
+    """
     import torch
 
-    from ..metrics import average_precision, iou
+    from ..training.regions import region_bbox, score_in_region
     from .postprocess import probabilities_to_instances
 
     mult = 2 ** net.config["depth"]
     net.eval()
     ious, aps = [], []
     with torch.inference_mode():
-        for _, image, labels in val_items:
+        for _, image, labels, region in val_items:
+            if region is not None:
+                box = region_bbox(region)
+                image, labels, region = image[(slice(None),) + box], labels[box], region[box]
             h, w = labels.shape
             ph, pw = -(-h // mult) * mult - h, -(-w // mult) * mult - w
             x = np.pad(image, ((0, 0), (0, ph), (0, pw)), mode="symmetric")
             prob = torch.softmax(net(torch.from_numpy(x[None]).to(dev)).float(), 1)[0, :, :h, :w].cpu().numpy()
             pred = probabilities_to_instances(prob, min_size=min_size)
-            ious.append(iou(labels, pred))
-            aps.append(average_precision(labels, pred, thresholds=(0.5,))["ap"][0])
+            score = score_in_region(labels, pred, region)
+            ious.append(score["iou"])
+            aps.append(score["ap50"])
     net.train()
     iou_, ap = float(np.mean(ious)), float(np.mean(aps))
     return {"val_ap50": ap, "val_iou": iou_, "score": ap + 1e-3 * iou_}
