@@ -1,0 +1,78 @@
+"""The shipped models and classical baselines on real fluorescence nuclei (zero-shot), in one run.
+
+The reference labels of ``sample_data/real/`` were made by software, not by people (see its README): the
+figures track regressions and the gap between synthetic and real data, they are not accuracy claims. The
+baselines (Otsu + connected components, Otsu + distance watershed, two-cluster k-means) run beside the
+models so every figure has a reference measured in the same run.
+
+Run: ``python benchmarks/real_images.py``.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REAL = Path(__file__).resolve().parents[1] / "sample_data" / "real"
+
+
+def _otsu_cc(image):
+    from skimage.filters import threshold_otsu
+    from skimage.measure import label
+
+    return label(image > threshold_otsu(image))
+
+
+def _otsu_watershed(image):
+    from scipy import ndimage as ndi
+    from skimage.feature import peak_local_max
+    from skimage.filters import threshold_otsu
+    from skimage.segmentation import watershed
+
+    fg = image > threshold_otsu(image)
+    dist = ndi.distance_transform_edt(fg)
+    peaks = peak_local_max(dist, min_distance=5, labels=ndi.label(fg)[0])
+    markers = np.zeros(image.shape, np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    return watershed(-dist, markers, mask=fg)
+
+
+def _kmeans2(image):
+    from skimage.measure import label
+
+    from napari_segsuite.core import cluster_pixels
+
+    return label(cluster_pixels(image, method="kmeans", n_clusters=2) == 2)
+
+
+def main() -> None:
+    from napari_segsuite.core import average_precision, predict_unet, sample_path
+    from napari_segsuite.core.io import read_image
+    from napari_segsuite.core.maskrcnn import predict_maskrcnn
+
+    warnings.simplefilter("ignore")
+    image = read_image(REAL / "scratch_assay_hoechst_t00.tif")
+    ref = read_image(REAL / "scratch_assay_hoechst_t00_masks.tif")
+    methods = {
+        "U-Net (shipped)": lambda im: predict_unet(sample_path("unet_nuclei.pt"), im, device="cpu"),
+        "Mask R-CNN (shipped)": lambda im: predict_maskrcnn(sample_path("maskrcnn_nuclei.pt"), im, device="cpu")[0],
+        "Otsu + components": _otsu_cc,
+        "Otsu + distance watershed": _otsu_watershed,
+        "k-means (2) + components": _kmeans2,
+    }
+    print(f"real Hoechst nuclei, {image.shape[0]}x{image.shape[1]} {image.dtype}, {int(ref.max())} reference "
+          "objects (software-made labels)")
+    print(f"{'method':<28} {'objects':>7} {'AP@0.5':>7} {'AP@0.75':>7} {'wall s':>7} {'CPU s':>6}")
+    for name, fn in methods.items():
+        t0, c0 = time.perf_counter(), time.process_time()
+        pred = fn(image)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        ap = average_precision(ref, pred, thresholds=(0.5, 0.75))["ap"]
+        print(f"{name:<28} {int(pred.max()):>7} {ap[0]:>7.3f} {ap[1]:>7.3f} {wall:>7.2f} {cpu:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()
