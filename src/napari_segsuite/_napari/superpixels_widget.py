@@ -190,7 +190,7 @@ class SuperpixelsWidget(AssistedLabeling, JobWidget):
 
             # built hidden and shown once: napari then draws (and contours) the whole plane once instead of
             # three times, seconds of main-thread time on a big image
-            layer = Labels(merged, name="superpixels", visible=False, **kw)
+            layer = Labels(merged, name="superpixels", visible=False, metadata={"segsuite_role": "superpixels"}, **kw)
             layer.contour = 1
             layer.mouse_drag_callbacks.append(self._on_mouse)
             self.superpixel_layer = self._viewer.add_layer(layer)
