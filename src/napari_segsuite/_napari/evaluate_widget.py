@@ -45,6 +45,9 @@ class EvaluateWidget(JobWidget):
                                     value=False)
         self.legend = Label(value="")
         self.legend.native.setWordWrap(True)
+        from qtpy.QtWidgets import QSizePolicy  # the whole wrapped text, not one clipped line
+
+        self.legend.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.MinimumExpanding)
         self.run_button = PushButton(text="Evaluate")
         self.table = Table(value={"metric": [r[0] for r in _ROWS], "value": [""] * len(_ROWS)})
         self.table.read_only = True

@@ -115,7 +115,8 @@ class ExportWidget(JobWidget):
     def _region_layers(self):
         from napari.layers import Labels
 
-        return [lay for lay in self._viewer.layers if isinstance(lay, Labels) and is_region_layer(lay.name, lay.metadata)]
+        return [lay for lay in self._viewer.layers
+                if isinstance(lay, Labels) and is_region_layer(lay.name, lay.metadata)]
 
     def _region_choices(self, _widget=None):
         return [("none: the whole image is labelled", None), (_AUTO, _AUTO)] + [
@@ -186,8 +187,8 @@ class ExportWidget(JobWidget):
             if mode == "current":
                 idx = current_plane(self._viewer, lab)[:lead]
                 suffix = "_".join(f"{i:03d}" for i in idx)
-                items.append((f"{name}_z{suffix}", image[idx], labels[idx], None if region is None else region[idx],
-                              {**meta, "plane": list(idx), "pixel_size": scale[-2:]}))
+                items.append((f"{name}_z{suffix}", image[idx], labels[idx],
+                              None if region is None else region[idx], {**meta, "plane": list(idx), "pixel_size": scale[-2:]}))
             else:
                 for idx in np.ndindex(*labels.shape[:lead]):
                     suffix = "_".join(f"{i:03d}" for i in idx)
