@@ -94,7 +94,8 @@ class ExportWidget(JobWidget):
         self.pairs.min_height = 70
         self.pairs.max_height = 120
         self.summary.native.setWordWrap(True)  # long folder paths wrap instead of widening the dock
-        return [self.pairs, self.region, self.planes, self.names, self.folder, self.format, self.weights, self.w0, self.sigma,
+        return [self.pairs, self.region, self.planes, self.names, self.folder, self.format, self.weights, self.w0,
+                self.sigma,
                 self.overwrite, self.run_button, self.jobs, self.summary]
 
     def _busy_buttons(self):
@@ -188,7 +189,8 @@ class ExportWidget(JobWidget):
                 idx = current_plane(self._viewer, lab)[:lead]
                 suffix = "_".join(f"{i:03d}" for i in idx)
                 items.append((f"{name}_z{suffix}", image[idx], labels[idx],
-                              None if region is None else region[idx], {**meta, "plane": list(idx), "pixel_size": scale[-2:]}))
+                              None if region is None else region[idx],
+                              {**meta, "plane": list(idx), "pixel_size": scale[-2:]}))
             else:
                 for idx in np.ndindex(*labels.shape[:lead]):
                     suffix = "_".join(f"{i:03d}" for i in idx)

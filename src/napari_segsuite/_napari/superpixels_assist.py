@@ -32,8 +32,9 @@ class AssistedLabeling:
         self.new_target_button = PushButton(text="New target Labels layer")
         self.label_id = SpinBox(label="label id", value=1, min=1, max=2**31 - 1)
         self.next_id_button = PushButton(text="Next free id")
-        self.assist = CheckBox(text=f"paint mode: click/drag on regions adds, {_REMOVE_MODIFIER}+click removes "
-                                    "(off: a drag pans)", value=False)
+        self.assist = CheckBox(text="paint mode (off: a drag pans)", value=False,
+                               tooltip=f"on: a click or drag on the regions adds them, {_REMOVE_MODIFIER}+click "
+                                       "removes; off: the mouse pans and zooms as usual")
         self.merge_from = SpinBox(label="merge label", value=1, min=1, max=2**31 - 1)
         self.merge_into = SpinBox(label="into label", value=2, min=1, max=2**31 - 1)
         self.merge_button = PushButton(text="Merge labels")
