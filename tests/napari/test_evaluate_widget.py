@@ -60,3 +60,27 @@ def test_layer_in_viewer_sees_through_the_plugin_proxy(make_napari_viewer_proxy)
     assert layer_in_viewer(proxy, proxy.layers[0])
     viewer.layers.clear()
     assert not layer_in_viewer(proxy, layer)
+
+
+def test_error_layers_have_one_colour_each_and_the_widget_says_which(make_napari_viewer_proxy, qtbot, wait_job):
+    """Issue 20 item 6: both error layers were random multicolour labels, impossible to tell apart."""
+    viewer = make_napari_viewer_proxy()
+    gt, pred = _pair()
+    viewer.add_labels(gt, name="gt")
+    viewer.add_labels(pred, name="pred")
+    widget = EvaluateWidget(viewer)
+    widget.gt.value, widget.pred.value = viewer.layers["gt"], viewer.layers["pred"]
+    widget.mark_errors.value = True
+    widget.run()
+    wait_job(widget.jobs, 20000)
+    qtbot.waitUntil(lambda: "false positives (pred)" in viewer.layers, timeout=5000)
+    fp, fn = viewer.layers["false positives (pred)"], viewer.layers["false negatives (pred)"]
+    red, blue = fp.colormap.map(np.array([9]))[0], fn.colormap.map(np.array([3]))[0]
+    assert np.allclose(red, (1, 0, 0, 1))
+    assert blue[2] > 0.9 and blue[0] < 0.2 and blue[3] == 1
+    # every id of a layer has its one colour (not a random colour per id); 0 stays transparent
+    assert np.allclose(fp.colormap.map(np.array([1, 50, 1234])), red)
+    assert fp.colormap.map(np.array([0]))[0][3] == 0
+    assert "red" in widget.legend.value and "blue" in widget.legend.value
+    assert "1 false positive(s) in red" in widget.jobs.status and "1 false negative(s) in blue" in widget.jobs.status
+    assert fp.metadata["segsuite_role"] == fn.metadata["segsuite_role"] == "diagnostic"

@@ -180,3 +180,42 @@ def test_cancel_leaves_only_complete_items(make_napari_viewer_proxy, qtbot, tmp_
             assert item.weights is not None
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".part", ".old"))]
     assert widget.run_button.enabled
+
+
+def test_pairs_exclude_diagnostic_layers_and_a_region_layer_is_exported_per_pair(make_napari_viewer_proxy, tmp_path,
+                                                                                 wait_job):
+    """Issue 20 item 8c: Export listed every Image x Labels pair ('img2d + false positives')."""
+    from napari.layers import Labels
+
+    from napari_segsuite.core.dataset import load_dataset
+    from napari_segsuite._napari.export_widget import ExportWidget
+
+    viewer = make_napari_viewer_proxy()
+    img = np.arange(32 * 40, dtype=np.uint16).reshape(32, 40)
+    lab = np.zeros((32, 40), np.int32)
+    lab[2:10, 3:12], lab[20:28, 20:30] = 1, 2
+    viewer.add_image(img, name="img2d")
+    viewer.add_labels(lab, name="cells")
+    viewer.add_labels(lab, name="false positives (cells)", metadata={"segsuite_role": "diagnostic"})
+    viewer.add_layer(Labels(lab, name="superpixels", metadata={"segsuite_role": "superpixels"}))
+    viewer.add_image(img.astype(np.float32), name="cells weights")
+    region = np.zeros((32, 40), np.uint8)
+    region[:16] = 1
+    viewer.add_labels(region, name="cells region")
+    widget = ExportWidget(viewer)
+    assert [c[0].name + " + " + c[1].name for c in widget.pairs.choices] == ["img2d + cells"]
+    assert [getattr(c, "name", c) for c in widget.region.choices][2:] == ["cells region"]
+    widget.pairs.value = [widget.pairs.choices[0]]
+    widget.region.value = viewer.layers["cells region"]
+    widget.folder.value = str(tmp_path / "ds")
+    assert widget.run() is not None, widget.jobs.status
+    wait_job(widget.jobs)
+    (item,) = load_dataset(tmp_path / "ds")
+    assert np.array_equal(item.mask, lab) and np.array_equal(item.region, region)
+    # 'auto' finds each pair's own region layer by name; none exports no region
+    widget.region.value = widget.region.choices[1]
+    items, _ = widget.build_items()
+    assert np.array_equal(items[0][3], region != 0)
+    widget.region.value = None
+    items, _ = widget.build_items()
+    assert items[0][3] is None

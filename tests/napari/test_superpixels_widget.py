@@ -29,6 +29,7 @@ def ready(make_napari_viewer_proxy, qtbot, nuclei):
     assert worker is not None
     # (waitUntil on the widget state: a tiny job can emit finished before waitSignal connects)
     qtbot.waitUntil(lambda: widget.graph is not None and not widget.jobs.running, timeout=60_000)
+    widget.assist.value = True  # paint mode (off by default since issue 20 item 4: a plain drag pans)
     return viewer, widget, layer
 
 
@@ -227,6 +228,7 @@ def test_3d_stack_click_adds_the_3d_region(make_napari_viewer_proxy, qtbot):
     assert widget.click_region((4, 20, 20)) == int((sp == sp[4, 20, 20]).sum())
     assert np.array_equal(widget.target.value.data == 1, sp == sp[4, 20, 20])
     # a drag in the displayed plane only touches superpixels of that plane
+    widget.assist.value = True  # paint mode (off by default since issue 20 item 4: a plain drag pans)
     widget.label_id.value = 2
     event = SimpleNamespace(type="mouse_press", modifiers=set(), dims_displayed=[1, 2],
                             position=tuple(widget.superpixel_layer.data_to_world((2, 2, 2))))
@@ -352,3 +354,88 @@ def test_failed_compute_replaces_the_result_line(make_napari_viewer_proxy, qtbot
     wait_job(widget.jobs)
     assert widget.jobs.status.startswith("failed")
     assert widget.status.value.startswith("no superpixels: ") and "regions" not in widget.status.value
+
+
+def test_paint_mode_is_off_by_default_so_a_drag_pans(make_napari_viewer_proxy, qtbot, nuclei):
+    """Issue 20 item 4: with assist on by default, a pan drag painted 7 superpixels and the camera stayed."""
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.add_image(nuclei[0], name="nuclei")
+    widget = SuperpixelsWidget(viewer)
+    widget.image.value, widget.n_segments.value = layer, 80
+    _compute(widget, qtbot)
+    sp_layer = widget.superpixel_layer
+    assert widget.assist.value is False and sp_layer.mouse_pan is True  # napari pans on a drag
+    event = SimpleNamespace(type="mouse_press", modifiers=set(), dims_displayed=[0, 1],
+                            position=tuple(sp_layer.data_to_world((5.0, 5.0))))
+    with pytest.raises(StopIteration):  # the widget's callback lets the drag go at once
+        next(widget._on_mouse(sp_layer, event))
+    assert not widget.target.value.data.any()
+    widget.assist.value = True  # the widget's paint mode: drags paint, the superpixel layer gets the mouse
+    assert sp_layer.mouse_pan is False and viewer.layers.selection.active.name == "superpixels"
+    _drive(widget, sp_layer, [np.array([5.0, 5.0]), np.array([5.0, 60.0])])
+    assert widget.target.value.data.any()
+    widget.assist.value = False
+    assert sp_layer.mouse_pan is True
+
+
+def test_napari_undo_reverts_a_widget_click(ready):
+    viewer, widget, layer = ready
+    target = widget.target.value
+    widget.label_id.value = 3
+    widget.click_region((10, 10))
+    widget.label_id.value = 4
+    widget.click_region((80, 80))
+    assert (target.data == 4).any()
+    target.undo()  # napari's own undo (Ctrl+Z on the layer)
+    assert not (target.data == 4).any() and (target.data == 3).any()
+    target.undo()
+    assert not target.data.any()
+    target.redo()
+    assert np.array_equal(target.data == 3, widget.merged == widget.merged[10, 10])
+
+
+def test_stroke_adds_the_merged_regions_shown(ready):
+    viewer, widget, layer = ready
+    with widget.threshold.changed.blocked():
+        widget.threshold.value = widget.threshold.min + 0.3 * (widget.threshold.max - widget.threshold.min)
+    widget.remerge()
+    merged, sp = widget.merged, widget.graph.superpixels
+    # a region made of several superpixels, and a short stroke inside one of its superpixels
+    sizes = {int(r): np.unique(sp[merged == r]).size for r in np.unique(merged)}
+    region = max(sizes, key=sizes.get)
+    assert sizes[region] > 1
+    inside = np.argwhere(merged == region)
+    p = inside[len(inside) // 2].astype(float)
+    widget.label_id.value = 6
+    _drive(widget, widget.superpixel_layer, [p, p + (0, 0.4), p + (0, 3)] if (merged[tuple((p + (0, 3)).astype(int))]
+                                                                            == region) else [p, p + (0, 0.4)])
+    written = widget.target.value.data == 6
+    touched = np.unique(merged[written])
+    assert region in touched
+    assert np.array_equal(written, np.isin(merged, touched))  # whole merged regions, not raw superpixels
+
+
+def test_cluster_kmeans_merge_mode_gives_connected_parts_of_the_mean_colour_classes(ready, qtbot, wait_job, nuclei):
+    """Issue 19: a merge mode clustering the superpixels' mean colours (K classes), one region per connected part."""
+    from scipy import ndimage as ndi
+
+    from napari_segsuite.core.cluster import cluster_superpixel_means
+
+    viewer, widget, layer = ready
+    sp = widget.graph.superpixels
+    widget.k.value = 2
+    widget.mode.value = "cluster (k-means)"  # re-merges at once, in the worker
+    assert widget.k.enabled and not widget.threshold.enabled
+    wait_job(widget.jobs, 60_000)
+    classes = cluster_superpixel_means(nuclei[0], sp, n_clusters=2)
+    merged = widget.superpixel_layer.data
+    # every region lies in one class and is one connected piece; each connected piece of a class is a region
+    n_expected = sum(ndi.label(classes == c)[1] for c in (1, 2))
+    assert int(merged.max()) == n_expected == np.unique(merged).size
+    for r in np.unique(merged):
+        assert np.unique(classes[merged == r]).size == 1
+    # the bright class covers the nuclei: most nucleus pixels are in class 2
+    assert (classes[nuclei[1] > 0] == 2).mean() > 0.6 > (classes[nuclei[1] == 0] == 2).mean()
+    widget.k.value = 3
+    wait_job(widget.jobs, 60_000)
+    assert np.array_equal(widget.merged, widget.superpixel_layer.data) and widget.merged is not merged

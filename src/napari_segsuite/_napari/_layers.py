@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["unwrap", "layers_of_type", "image_data", "labels_data", "editable_labels_data", "spatial_kwargs",
-           "current_plane", "layer_in_viewer", "reset_layer_choices", "prediction_input"]
+           "current_plane", "layer_in_viewer", "reset_layer_choices", "prediction_input", "ROLE_KEY",
+           "NOT_DATA_ROLES", "set_role", "layer_role"]
 
 
 def image_data(layer) -> tuple:
@@ -178,3 +179,20 @@ def reset_layer_choices(*combos) -> None:
             if choice is not None and unwrap(choice) is target:
                 combo.value = choice
                 break
+
+
+#: ``layer.metadata`` key naming what a layer the plugin added is (the reader uses it for region masks too)
+ROLE_KEY = "segsuite_role"
+#: roles of layers that are not data to label or export: diagnostics, overlays, derived maps
+NOT_DATA_ROLES = frozenset({"diagnostic", "superpixels", "weights", "probability", "preview", "scribbles"})
+
+
+def set_role(layer, role: str):
+    """Record in ``layer.metadata`` what the plugin added ``layer`` as (``"diagnostic"``, ``"region"``...)."""
+    layer.metadata = {**dict(layer.metadata or {}), ROLE_KEY: role}
+    return layer
+
+
+def layer_role(layer) -> str | None:
+    """The role :func:`set_role` recorded for ``layer``, None for a layer the user brought."""
+    return (getattr(layer, "metadata", None) or {}).get(ROLE_KEY)

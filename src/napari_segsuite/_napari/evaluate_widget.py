@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import CheckBox, ComboBox, PushButton, Table
+from magicgui.widgets import CheckBox, ComboBox, Label, PushButton, Table
 
 from ._base import JobWidget
-from ._layers import labels_data, layers_of_type, reset_layer_choices, spatial_kwargs
+from ._layers import labels_data, layers_of_type, reset_layer_choices, set_role, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -15,6 +15,17 @@ if TYPE_CHECKING:
 _ROWS = [("IoU", "iou"), ("Dice", "dice"), ("Pixel accuracy", "pixel_accuracy"), ("AP@0.5", "ap50"),
          ("AP@0.75", "ap75"), ("AP@0.5:0.95", "map"), ("TP @0.5", "tp"), ("FP @0.5", "fp"), ("FN @0.5", "fn"),
          ("instances (GT)", "n_gt"), ("instances (pred)", "n_pred")]
+#: one colour per kind of error, so the two error layers cannot be mistaken for each other
+ERROR_COLORS = {"false positives": "red", "false negatives": "dodgerblue"}
+LEGEND = ("false positives (predicted, no match in the ground truth): red; false negatives (in the ground "
+          "truth, missed by the prediction): blue")
+
+
+def error_colormap(color: str):
+    """A napari label colormap painting every nonzero id in ``color`` (0 stays transparent)."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    return DirectLabelColormap(color_dict={None: color, 0: "transparent"})
 
 
 class EvaluateWidget(JobWidget):
@@ -30,7 +41,13 @@ class EvaluateWidget(JobWidget):
     def _build(self):
         self.gt = ComboBox(label="ground truth", choices=self._labels_layers)
         self.pred = ComboBox(label="prediction", choices=self._labels_layers)
-        self.mark_errors = CheckBox(text="add layers marking false positives / negatives", value=False)
+        self.mark_errors = CheckBox(text="add layers: false positives (red), false negatives (blue)",
+                                    value=False)
+        self.legend = Label(value="")
+        self.legend.native.setWordWrap(True)
+        from qtpy.QtWidgets import QSizePolicy  # the whole wrapped text, not one clipped line
+
+        self.legend.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.MinimumExpanding)
         self.run_button = PushButton(text="Evaluate")
         self.table = Table(value={"metric": [r[0] for r in _ROWS], "value": [""] * len(_ROWS)})
         self.table.read_only = True
@@ -38,7 +55,7 @@ class EvaluateWidget(JobWidget):
         self.table.native.verticalHeader().setVisible(False)
         self.table.native.horizontalHeader().setStretchLastSection(True)
         self.table.native.setColumnWidth(0, 160)
-        return [self.gt, self.pred, self.mark_errors, self.run_button, self.jobs, self.table]
+        return [self.gt, self.pred, self.mark_errors, self.run_button, self.jobs, self.legend, self.table]
 
     def _busy_buttons(self):
         return (self.run_button,)
@@ -81,10 +98,14 @@ class EvaluateWidget(JobWidget):
                 "value": [f"{metrics[k]:.3f}" if isinstance(metrics[k], float) else str(metrics[k]) for _, k in _ROWS],
             }
             if errors is not None and self.in_viewer(pred_layer):
-                fp, fn = errors
                 kw = spatial_kwargs(pred_layer)
-                self._viewer.add_labels(fp, name=f"false positives ({pred_layer.name})", **kw)
-                self._viewer.add_labels(fn, name=f"false negatives ({pred_layer.name})", **kw)
+                for (kind, color), data in zip(ERROR_COLORS.items(), errors):
+                    layer = self._viewer.add_labels(data, name=f"{kind} ({pred_layer.name})",
+                                                    colormap=error_colormap(color), **kw)
+                    set_role(layer, "diagnostic")
+                self.legend.value = LEGEND
+                self.say(f"done: {metrics['fp']} false positive(s) in red, {metrics['fn']} false negative(s) "
+                         "in blue (IoU 0.5)")
             elif errors is not None:
                 from napari.utils.notifications import show_warning
 

@@ -11,8 +11,8 @@ from magicgui.widgets import CheckBox, ComboBox, FileEdit, FloatSpinBox, Label, 
 
 from ._base import JobWidget
 from ._jobs import short_list
-from ._layers import current_plane
-from .writer import item_name_from_layer
+from ._layers import NOT_DATA_ROLES, current_plane, layer_role
+from .writer import is_region_layer, item_name_from_layer
 
 if TYPE_CHECKING:
     import napari
@@ -24,6 +24,30 @@ OVERWRITE = {"never: stop if an item exists": "never", "skip items that exist": 
              "replace items of the same name": "replace"}
 FORMATS = {"TIFF (images/ masks/ weights/)": "tiff", "OME-Zarr (NGFF 0.5, labels/)": "ome-zarr",
            "COCO instances JSON + images": "coco"}
+
+
+_AUTO = "auto: the pair's own region layer, if any"
+#: names of layers other tools add that are not training data (for layers made before roles were recorded)
+_NOT_DATA_NAMES = ("false positives", "false negatives", "superpixels")
+_NOT_DATA_SUFFIXES = (" weights", " probability", " weight map")
+
+
+def is_data_layer(layer) -> bool:
+    """False for the plugin's own diagnostic / derived layers and for region masks (not an image or labels)."""
+    name = layer.name.lower()
+    return not (layer_role(layer) in NOT_DATA_ROLES or is_region_layer(layer.name, layer.metadata)
+                or name.startswith(_NOT_DATA_NAMES) or name.endswith(_NOT_DATA_SUFFIXES))
+
+
+def _own_region(lab, regions):
+    """The region layer of the same dataset item as ``lab`` (reader metadata) or named ``<item> region``."""
+    item = (lab.metadata or {}).get("segsuite_item")
+    stem = lab.name[: -len(" labels")] if lab.name.endswith(" labels") else lab.name
+    for reg in regions:
+        meta = reg.metadata or {}
+        if (item is not None and meta.get("segsuite_item") == item) or reg.name == f"{stem} region":
+            return reg
+    return None
 
 
 def _spatial_shape(layer) -> tuple:
@@ -52,6 +76,10 @@ class ExportWidget(JobWidget):
 
     def _build(self):
         self.pairs = Select(label="Image + Labels", choices=self._pair_choices, allow_multiple=True)
+        self.region = ComboBox(label="region", choices=self._region_choices)
+        self.region.tooltip = ("Partial labels: a Labels layer, nonzero where the labels are complete (training "
+                               "learns only there). 'auto' takes each pair's own region layer (same dataset "
+                               "item, or named '<item> region'); a layer applies to the pairs of its shape.")
         self.planes = ComboBox(label="planes", choices=list(PLANES), value="whole image / stack")
         self.names = LineEdit(label="item names", value="")
         self.names.tooltip = "comma-separated, one per selected pair; empty: the image layer names"
@@ -66,7 +94,8 @@ class ExportWidget(JobWidget):
         self.pairs.min_height = 70
         self.pairs.max_height = 120
         self.summary.native.setWordWrap(True)  # long folder paths wrap instead of widening the dock
-        return [self.pairs, self.planes, self.names, self.folder, self.format, self.weights, self.w0, self.sigma,
+        return [self.pairs, self.region, self.planes, self.names, self.folder, self.format, self.weights, self.w0,
+                self.sigma,
                 self.overwrite, self.run_button, self.jobs, self.summary]
 
     def _busy_buttons(self):
@@ -78,13 +107,35 @@ class ExportWidget(JobWidget):
 
         layers = list(self._viewer.layers)
         choices = []
-        for lab in (lay for lay in layers if isinstance(lay, Labels)):
-            for img in (lay for lay in layers if isinstance(lay, Image)):
+        for lab in (lay for lay in layers if isinstance(lay, Labels) and is_data_layer(lay)):
+            for img in (lay for lay in layers if isinstance(lay, Image) and is_data_layer(lay)):
                 if _spatial_shape(img) == _spatial_shape(lab):
                     choices.append((f"{img.name}  +  {lab.name}", (img, lab)))
         return choices
 
+    def _region_layers(self):
+        from napari.layers import Labels
+
+        return [lay for lay in self._viewer.layers
+                if isinstance(lay, Labels) and is_region_layer(lay.name, lay.metadata)]
+
+    def _region_choices(self, _widget=None):
+        return [("none: the whole image is labelled", None), (_AUTO, _AUTO)] + [
+            (lay.name, lay) for lay in self._region_layers()]
+
+    def _pair_region(self, img, lab):
+        """The region array of one pair (None: no region), from the region choice."""
+        choice = self.region.value
+        reg = _own_region(lab, self._region_layers()) if choice == _AUTO else choice
+        if reg is None or (choice == _AUTO and _spatial_shape(reg) != _spatial_shape(lab)):
+            return None
+        if _spatial_shape(reg) != _spatial_shape(lab):
+            raise ValueError(f"region {reg.name!r} has shape {_spatial_shape(reg)}, labels {lab.name!r} "
+                             f"{_spatial_shape(lab)}: choose a region of the labels' shape, 'auto' or none.")
+        return np.asarray(reg.data[0] if reg.multiscale else reg.data) != 0
+
     def _refresh(self, *_):
+        self.region.reset_choices()
         before = list(self.pairs.value)
         self.pairs.reset_choices()
         keep = [v for v in before if v in [c for c in self.pairs.choices]]
@@ -97,7 +148,7 @@ class ExportWidget(JobWidget):
 
     # ------------------------------------------------------------------ items
     def build_items(self) -> tuple[list[tuple], dict]:
-        """Read the chosen layers (main thread) into ``(name, image, labels, meta)`` items + parameters.
+        """Read the chosen layers (main thread) into ``(name, image, labels, region, meta)`` items + parameters.
 
         Raises
         ------
@@ -125,23 +176,26 @@ class ExportWidget(JobWidget):
             image = np.asarray(img.data[0] if img.multiscale else img.data)
             labels = np.asarray(lab.data[0] if lab.multiscale else lab.data)
             meta = {"source_image": img.name, "source_labels": lab.name}
+            region = self._pair_region(img, lab)
             scale = [float(s) for s in lab.scale]
             sources.append({"item": name, "image": img.name, "labels": lab.name, "scale": scale})
             if labels.ndim == 2 or mode == "all":
                 if labels.ndim > 3:
                     raise ValueError(f"{lab.name}: {labels.ndim}D labels; export one plane or every plane.")
-                items.append((name, image, labels, {**meta, "pixel_size": scale[-labels.ndim:]}))
+                items.append((name, image, labels, region, {**meta, "pixel_size": scale[-labels.ndim:]}))
                 continue
             lead = labels.ndim - 2
             if mode == "current":
                 idx = current_plane(self._viewer, lab)[:lead]
                 suffix = "_".join(f"{i:03d}" for i in idx)
                 items.append((f"{name}_z{suffix}", image[idx], labels[idx],
+                              None if region is None else region[idx],
                               {**meta, "plane": list(idx), "pixel_size": scale[-2:]}))
             else:
                 for idx in np.ndindex(*labels.shape[:lead]):
                     suffix = "_".join(f"{i:03d}" for i in idx)
                     items.append((f"{name}_z{suffix}", image[idx], labels[idx],
+                                  None if region is None else region[idx],
                                   {**meta, "plane": list(idx), "pixel_size": scale[-2:]}))
         parameters = {"source_layers": sources, "planes": mode}
         return items, parameters

@@ -1,7 +1,8 @@
-"""GrabCut dock widget: Image + Shapes rectangles (+ scribbles) -> one Labels instance per rectangle.
+"""GrabCut dock widget: Image + Shapes rectangles and/or Points on cells -> one Labels instance each.
 
 The caching of box results between runs and the painting into the output labels live in
-:class:`napari_segsuite.core.graphcut.session.GrabCutSession`; this widget reads the layers and shows the result.
+:class:`napari_segsuite.core.graphcut.session.GrabCutSession`; the worker job in :mod:`.grabcut_job`; the
+click mode in :mod:`.grabcut_click`. This widget reads the layers and shows the result.
 """
 
 from __future__ import annotations
@@ -9,70 +10,85 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import ComboBox, FloatSpinBox, Label, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
 
 from ._base import JobWidget
 from ._jobs import short_list
-from ._layers import (current_plane, editable_labels_data, image_data, labels_data, layers_of_type,
-                      spatial_kwargs, unwrap)
-from .shape_boxes import points_to_pixels, shapes_to_boxes
+from ._layers import editable_labels_data, image_data, layers_of_type, set_role, spatial_kwargs, unwrap
+from .grabcut_click import ClickMode
+from .grabcut_inputs import read_inputs
+from .grabcut_job import grabcut_job
 
 if TYPE_CHECKING:
     import napari
 
 _NEW = "new Labels layer"
+LEGEND = "scribbles: paint 1 = foreground (the cell), 2 = background"
 
 
-class GrabCutWidget(JobWidget):
-    """Draw rectangles in a Shapes layer around cells; each becomes one instance in a Labels layer.
+class GrabCutWidget(ClickMode, JobWidget):
+    """Draw rectangles around cells (or click cells); each becomes one instance in a Labels layer.
 
     Scribbles in a Labels layer (1 = foreground, 2 = background) become hard constraints; re-running
-    recomputes only the boxes whose rectangle, pixels, scribbles or parameters changed.
+    recomputes only the boxes whose rectangle, pixels, scribbles, prior or parameters changed. Every
+    rectangle and point keeps its instance id for as long as it exists (ids live in the layers' features).
     """
 
-    idle_status = "draw rectangles, then Run"
+    idle_status = "draw rectangles (or click mode), then Run"
 
     def __init__(self, viewer: napari.viewer.Viewer):
         from napari_segsuite.core.graphcut.session import GrabCutSession
 
         self.session = GrabCutSession()
         self.notices: list[str] = []
+        self._told_empty: set = set()  # keys of the empty boxes / points already reported
         super().__init__(viewer)
         self.run_button.changed.connect(self.run)
         self.add_shapes_button.changed.connect(self.add_shapes_layer)
         self.add_scribbles_button.changed.connect(self.add_scribble_layer)
+        self.click_mode.changed.connect(self._click_mode_changed)
+        self.use_model.changed.connect(lambda on: setattr(self.model, "enabled", bool(on)))
 
     def _build(self):
         self.image = ComboBox(label="image", choices=self._layers_of("Image"))
-        self.shapes = ComboBox(label="rectangles", choices=self._layers_of("Shapes"))
+        self.shapes = ComboBox(label="rectangles", choices=self._optional("Shapes", "none"))
+        self.points = ComboBox(label="cells (points)", choices=self._optional("Points", "none"))
         self.scribbles = ComboBox(label="scribbles", choices=self._optional("Labels", "none"))
+        self.legend = Label(value=LEGEND)
+        self.legend.native.setWordWrap(True)
         self.scribbles.tooltip = ("Labels layer of hard constraints: paint 1 on the object, 2 on the "
                                   "background, then Run again (only boxes near changed scribbles are recomputed).")
         self.image.tooltip = ("Gray, RGB or multichannel image; on a stack each rectangle applies to "
                               "its plane.")
         self.shapes.tooltip = ("Shapes layer with one rectangle per cell. Rotated rectangles and other "
                                "shapes use their bounding box.")
+        self.points.tooltip = "Points layer with one point per cell: each becomes the object under it."
         self.fg_points = ComboBox(label="fg points", choices=self._optional("Points", "none"))
         self.bg_points = ComboBox(label="bg points", choices=self._optional("Points", "none"))
         self.fg_points.tooltip = "Optional Points layer: each point is a 3x3 foreground hard constraint."
         self.bg_points.tooltip = "Optional Points layer: each point is a 3x3 background hard constraint."
         self.output = ComboBox(label="output", choices=self._optional("Labels", _NEW))
-        self.output.tooltip = ("Labels layer to write (one new id per rectangle; later rectangles win "
-                               "overlaps).")
+        self.output.tooltip = ("Labels layer to write (one id per rectangle or point, kept while it exists; "
+                               "later ones win overlaps).")
         self.n_iter = SpinBox(label="iterations", value=5, min=1, max=20)
         self.gamma = FloatSpinBox(label="smoothness (gamma)", value=30.0, min=0.0, max=500.0, step=5.0)
+        self.use_model = CheckBox(text="use a model as a prior", value=False)
+        self.model = FileEdit(label="model (.pt)", mode="r", filter="*.pt", value="", enabled=False)
+        self.model.tooltip = "A segsuite U-Net or Mask R-CNN checkpoint: its foreground probability guides GrabCut."
+        self.click_mode = CheckBox(text="click mode: a click on a cell segments it", value=False)
         self.add_shapes_button = PushButton(text="New rectangles layer")
         self.add_scribbles_button = PushButton(text="New scribble layer")
         self.run_button = PushButton(text="Run GrabCut")
         self.info = Label(value="")
-        return [self.image, self.shapes, self.scribbles, self.fg_points, self.bg_points, self.output, self.n_iter,
-                self.gamma, self.add_shapes_button, self.add_scribbles_button, self.run_button, self.jobs, self.info]
+        return [self.image, self.shapes, self.points, self.scribbles, self.legend, self.fg_points, self.bg_points,
+                self.output, self.n_iter, self.gamma, self.use_model, self.model, self.click_mode,
+                self.add_shapes_button, self.add_scribbles_button, self.run_button, self.jobs, self.info]
 
     def _busy_buttons(self):
         return (self.run_button,)
 
     def _layer_choices(self):
-        return (self.image, self.shapes, self.scribbles, self.fg_points, self.bg_points, self.output)
+        return (self.image, self.shapes, self.points, self.scribbles, self.fg_points, self.bg_points, self.output)
 
     @property
     def cache(self) -> dict:
@@ -114,87 +130,78 @@ class GrabCutWidget(JobWidget):
         shape = data.shape if channel_axis is None else np.delete(data.shape, channel_axis % data.ndim)
         layer = self._viewer.add_labels(np.zeros(tuple(shape), np.uint8), name="GrabCut scribbles",
                                         **spatial_kwargs(img, ndim=len(shape)))
+        set_role(layer, "scribbles")
         layer.selected_label = 1
         layer.mode = "paint"
         self.scribbles.value = layer
         return layer
 
-    def _inputs(self):
-        """Read layers on the main thread. Returns (image, channel_axis, boxes, trimap, notices)."""
-        img_layer, shapes_layer = self.image.value, self.shapes.value
-        if img_layer is None:
-            raise ValueError("choose an Image layer.")
-        if shapes_layer is None or len(shapes_layer.data) == 0:
-            raise ValueError("draw at least one rectangle in a Shapes layer (New rectangles layer).")
-        image, channel_axis = image_data(img_layer)
-        spatial = image.shape if channel_axis is None else np.delete(image.shape, channel_axis % image.ndim)
-        spatial = tuple(int(s) for s in spatial)
-        if len(spatial) < 2:
-            raise ValueError(f"image {img_layer.name!r} must have at least 2 spatial dimensions.")
-        plane = current_plane(self._viewer, img_layer)
-        boxes, notices = shapes_to_boxes(shapes_layer, img_layer, plane)
-        if not any(b is not None for _, b in boxes):
-            raise ValueError("no usable rectangle: " + " ".join(notices))
-        trimap = None
-        if self.scribbles.value is not None:
-            trimap = labels_data(self.scribbles.value)
-            if trimap.shape != spatial:
-                raise ValueError(f"scribble layer {self.scribbles.value.name!r} has shape {trimap.shape}, "
-                                 f"the image {spatial}: use a layer made with 'New scribble layer'.")
-            trimap = np.array(trimap, copy=True)
-        points = [(self.fg_points.value, 1), (self.bg_points.value, 2)]
-        if any(layer is not None for layer, _ in points):
-            if trimap is None:
-                trimap = np.zeros(spatial, np.uint8)
-            elif trimap.dtype == bool:
-                trimap = trimap.astype(np.uint8)
-            for layer, value in points:
-                if layer is None:
-                    continue
-                for pix in points_to_pixels(layer, img_layer, plane):
-                    lead, (r, c) = tuple(pix[:-2]), pix[-2:]
-                    trimap[(*lead, slice(max(r - 1, 0), r + 2), slice(max(c - 1, 0), c + 2))] = value
-        return image, channel_axis, spatial, boxes, trimap, notices
+    def _model_path(self, spatial):
+        if not self.use_model.value:
+            return None
+        path = str(self.model.line_edit.value or "").strip()
+        if path in ("", "."):
+            raise ValueError("choose a model file (.pt), or switch 'use a model as a prior' off.")
+        if len(spatial) != 2:
+            raise ValueError("the model prior works on 2D images; switch 'use a model as a prior' off for a stack.")
+        return path
 
     # -- running ------------------------------------------------------------------------------------
     def run(self, *_):
-        """Compute the new or changed boxes in a worker, then paint every box. Returns the worker or None."""
+        """Compute the new or changed boxes and the points in a worker, then paint them. Returns the worker."""
         from napari.utils.notifications import show_info
 
         try:
-            image, channel_axis, spatial, boxes, trimap, notices = self._inputs()
+            inp = read_inputs(self)
             out_layer = self.output.value
-            out_shape = editable_labels_data(out_layer).shape if out_layer is not None else spatial
-            if out_shape != spatial:
+            out_shape = editable_labels_data(out_layer).shape if out_layer is not None else inp.spatial
+            if out_shape != inp.spatial:
                 raise ValueError(f"output layer {out_layer.name!r} has shape {out_shape}; "
-                                 f"the image's is {spatial}. Choose '{_NEW}'.")
+                                 f"the image's is {inp.spatial}. Choose '{_NEW}'.")
             if out_layer is not None and out_layer is self.scribbles.value:
                 raise ValueError("the output layer cannot be the scribble layer.")
-        except ValueError as exc:
+            model = self._model_path(inp.spatial)
+        except (ValueError, FileNotFoundError) as exc:
             self.report(exc)
             return None
-        self.notices = notices
-        for text in notices:
+        self.notices = inp.notices
+        for text in inp.notices:
             show_info(text)
-        img_layer = self.image.value
+        img_layer, shapes_layer = self.image.value, self.shapes.value
 
-        def done(run):
-            results = self.session.commit(run)
-            self._paint(img_layer, spatial, results)
-            empty = [i + 1 for i, res in results if not res.mask.any()]
-            status = f"{len(results)} box(es), {len(run.computed)} computed, {len(results) - len(run.computed)} cached"
-            if empty:
-                status += f", {len(empty)} empty"
-                show_info(f"shape(s) {short_list(empty, 10)}: nothing in the box stands out from its "
-                          f"surroundings, so no instance was made. Scribble foreground (1) inside to force one.")
-            self.say(status)
+        def done(result):
+            run, found, _ = result
+            boxes = self.session.commit(run)
+            keys = {i: key for i, key in run.keys.items()}
+            results = sorted(boxes + [(i, res) for i, _, res in found], key=lambda t: t[0])
+            self._paint(img_layer, inp.spatial, results)
+            empty = [(i, keys[i]) for i, res in boxes if not res.mask.any()]
+            empty += [(i, key) for i, key, res in found if res is None]
+            self._tell_empty(empty)
+            n_box, n_pts = len(boxes), len(found)
+            status = f"{n_box} box(es), {len(run.computed)} computed, {n_box - len(run.computed)} cached"
+            status += f", {n_pts} point(s)" if n_pts else ""
+            self.say(status + (f", {len(empty)} empty" if empty else ""))
+            if shapes_layer is not None and self.in_viewer(shapes_layer):  # draw on at once: no reselecting
+                self._viewer.layers.selection.active = shapes_layer
 
         # the image is read (and the boxes keyed) in the worker: a lazy layer is not loaded on the GUI thread
-        return self.jobs.start(self.session.iter_run, image, boxes, channel_axis, trimap,
-                               n_iter=int(self.n_iter.value), gamma=float(self.gamma.value), on_returned=done)
+        return self.jobs.start(grabcut_job, self.session, inp.image, inp.channel_axis, inp.boxes, inp.points,
+                               inp.trimap, model, n_iter=int(self.n_iter.value), gamma=float(self.gamma.value),
+                               on_returned=done)
+
+    def _tell_empty(self, empty) -> None:
+        """One notice per box or point that became empty; not again on later runs while it stays so."""
+        from napari.utils.notifications import show_info
+
+        new = sorted(i + 1 for i, key in empty if key not in self._told_empty)
+        self._told_empty = {key for _, key in empty}
+        if new:
+            show_info(f"shape(s) {short_list(new, 10)}: nothing in the box stands out from its surroundings, so "
+                      "no instance was made. Scribble foreground (1) inside to force one.")
 
     def _paint(self, img_layer, spatial, results):
-        """Paint results (shape index, BoxMask) in drawing order into the output layer (main thread)."""
+        """Paint results (id - 1, BoxMask) in id order into the output layer (main thread)."""
         layer = self.output.value
         if layer is not None and not self.in_viewer(layer):
             layer = None

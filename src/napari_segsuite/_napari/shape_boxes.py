@@ -74,17 +74,18 @@ def shapes_to_boxes(shapes_layer, image_layer, plane: tuple[int, ...] = ()):
     return boxes, notices
 
 
-def points_to_pixels(points_layer, image_layer, plane: tuple[int, ...] = ()) -> np.ndarray:
+def points_to_pixels(points_layer, image_layer, plane: tuple[int, ...] = (), return_index: bool = False):
     """Points of a Points layer -> integer pixel indices ``(n, image ndim)`` of the image, inside it.
 
     Goes through world coordinates like :func:`shapes_to_boxes`; a 2D Points layer over a stack uses
-    ``plane``. Points outside the image are dropped.
+    ``plane``. Points outside the image are dropped; with ``return_index`` the indices of the points kept
+    are returned too.
     """
     n_img = image_layer.ndim
     data = image_layer.data[0] if getattr(image_layer, "multiscale", False) else image_layer.data
     shape = np.array(data.shape[:n_img])
-    out = []
-    for p in np.asarray(points_layer.data, dtype=float):
+    out, kept = [], []
+    for k, p in enumerate(np.asarray(points_layer.data, dtype=float)):
         world = np.asarray(points_layer.data_to_world(p), dtype=float)
         if world.size < n_img:
             lead = np.asarray(image_layer.data_to_world((*plane, 0, 0)))[: n_img - world.size]
@@ -92,4 +93,6 @@ def points_to_pixels(points_layer, image_layer, plane: tuple[int, ...] = ()) -> 
         pix = np.round(np.asarray(image_layer.world_to_data(world), dtype=float)).astype(int)
         if (pix >= 0).all() and (pix < shape).all():
             out.append(pix)
-    return np.array(out, dtype=int).reshape(-1, n_img)
+            kept.append(k)
+    pixels = np.array(out, dtype=int).reshape(-1, n_img)
+    return (pixels, kept) if return_index else pixels

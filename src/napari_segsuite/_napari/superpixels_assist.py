@@ -25,14 +25,16 @@ class AssistedLabeling:
     def _build_assist(self) -> list:
         from napari_segsuite.core.superpixels.annotate import RegionAnnotator
 
-        self.annotator = RegionAnnotator(undo_limit=50)
+        self.annotator = RegionAnnotator(undo_limit=1)  # the history that counts is the target layer's (napari)
+        self._undoable: list = []  # target layers of this widget's edits, newest last
         self.target = ComboBox(label="target labels", choices=self._target_layers, nullable=True, value=None)
         self.target.null_string = "new layer at Compute"  # what None means here (not "-----")
         self.new_target_button = PushButton(text="New target Labels layer")
         self.label_id = SpinBox(label="label id", value=1, min=1, max=2**31 - 1)
         self.next_id_button = PushButton(text="Next free id")
-        self.assist = CheckBox(text=f"assist: click/drag on regions adds, {_REMOVE_MODIFIER}+click removes",
-                               value=True)
+        self.assist = CheckBox(text="paint mode (off: a drag pans)", value=False,
+                               tooltip=f"on: a click or drag on the regions adds them, {_REMOVE_MODIFIER}+click "
+                                       "removes; off: the mouse pans and zooms as usual")
         self.merge_from = SpinBox(label="merge label", value=1, min=1, max=2**31 - 1)
         self.merge_into = SpinBox(label="into label", value=2, min=1, max=2**31 - 1)
         self.merge_button = PushButton(text="Merge labels")
@@ -54,9 +56,12 @@ class AssistedLabeling:
         return [layer for layer in self._viewer.layers if isinstance(layer, Labels) and unwrap(layer) is not shown]
 
     def _assist_changed(self, on: bool):
-        # while assisting, a drag on the superpixel layer is a stroke, not a pan
-        if self.superpixel_layer is not None:
+        # only in paint mode is a drag on the superpixel layer a stroke; otherwise it pans, as everywhere
+        if self.superpixel_layer is not None and self.in_viewer(self.superpixel_layer):
             self.superpixel_layer.mouse_pan = not on
+            if on:  # napari sends mouse events to the active layer only
+                self._viewer.layers.selection.active = self.superpixel_layer
+        self.say("paint mode: click or drag on regions (off to pan)" if on else "paint mode off: a drag pans")
 
     def new_target(self, *_):
         """Add an empty target Labels layer matching the superpixels (or the chosen image)."""
@@ -111,15 +116,16 @@ class AssistedLabeling:
         if target is None:
             return None
         layer = self.target.value
-        try:
-            edit = action(target, *args, key=unwrap(layer))
+        try:  # through the layer's data_setitem: napari's own undo (Ctrl+Z) reverts widget edits too
+            edit = action(target, *args, key=unwrap(layer), write=layer.data_setitem)
         except ValueError as exc:  # the id does not fit the target's dtype
             self.report(f"{exc} (target {layer.name!r})")
             return None
         if edit.reason:
             self.say(edit.reason)
             return None
-        layer.refresh()
+        self._undoable.append(unwrap(layer))
+        del self._undoable[:-100]  # napari keeps 100 steps
         return edit
 
     def _done(self, edit, remove: bool, what: str) -> int:
@@ -138,14 +144,13 @@ class AssistedLabeling:
         return self._done(edit, remove, f"region {int(edit.regions[0])}" if edit else "")
 
     def stroke(self, data_coords, remove: bool = False) -> int:
-        """Add (or remove) every superpixel the polyline through ``data_coords`` touches.
+        """Add (or remove) every region shown (the merged regions) that the polyline through ``data_coords`` touches.
 
         Returns the number of target pixels changed.
         """
         value = 0 if remove else int(self.label_id.value)
-        sp = self.graph.superpixels if self.graph is not None else None
-        edit = self._edit(self.annotator.stroke, sp, data_coords, value)
-        return self._done(edit, remove, f"{edit.regions.size} superpixels" if edit else "")
+        edit = self._edit(self.annotator.stroke, self.merged, data_coords, value)
+        return self._done(edit, remove, f"{edit.regions.size} region(s)" if edit else "")
 
     def merge_labels(self, source: int, destination: int) -> int:
         """Relabel every ``source`` pixel of the target layer as ``destination``; returns pixels changed."""
@@ -156,15 +161,15 @@ class AssistedLabeling:
         return edit.changed
 
     def undo(self, *_) -> bool:
-        """Undo the last click, stroke or merge made by this widget."""
-        done = self.annotator.undo(lambda layer: layer.data if self.in_viewer(layer) else None)
-        if done is None:
-            self.say("nothing to undo.")
-            return False
-        layer, n = done
-        layer.refresh()
-        self.say(f"undone ({n} pixels)")
-        return True
+        """Undo the last click, stroke or merge made by this widget, through its layer's napari undo history."""
+        while self._undoable:
+            layer = self._undoable.pop()
+            if self.in_viewer(layer):
+                layer.undo()
+                self.say("undone")
+                return True
+        self.say("nothing to undo.")
+        return False
 
     def _on_mouse(self, layer, event):
         """Mouse drag callback on the superpixel layer: click = region, drag = stroke, Shift = remove."""

@@ -21,7 +21,8 @@ from .superpixels_assist import AssistedLabeling
 if TYPE_CHECKING:
     import napari
 
-_MODES = ["hierarchical", "threshold", "boundary", "ncut"]
+CLUSTER = "cluster (k-means)"
+_MODES = ["hierarchical", "threshold", "boundary", "ncut", CLUSTER]
 #: above this many pixels a re-merge runs in the worker: the relabeling takes ~1 s per 67 Mpx
 _MAIN_THREAD_MERGE_PIXELS = 1 << 22
 
@@ -33,6 +34,22 @@ def _superpixels_job(data, mode, **kwargs):
     _, graph, _ = yield from iter_superpixels(data, **kwargs)
     lo, _ = graph.threshold_range(mode)
     return graph, graph.merge(lo, mode)
+
+
+def _cluster_job(image, channel_axis, superpixels, k):
+    """Cluster the superpixels' mean colours into ``k`` classes, then one region per connected part of a class."""
+    from napari_segsuite.core.cluster import cluster_instances, cluster_superpixel_means
+    from napari_segsuite.core.progress import Progress
+
+    yield Progress(0, 2, f"k-means of the superpixel means (K={k})...")
+    classes = cluster_superpixel_means(np.asarray(image), superpixels, n_clusters=k, channel_axis=channel_axis)
+    yield Progress(1, 2, "connected parts of each class...")
+    regions = np.zeros(superpixels.shape, np.int32)
+    for c in np.unique(classes[classes > 0]):
+        inst = cluster_instances(classes, int(c))
+        regions[inst > 0] = inst[inst > 0] + regions.max()
+    yield Progress(2, 2, f"{int(regions.max())} regions")
+    return regions
 
 
 def _merge_job(graph, threshold, mode):
@@ -58,6 +75,8 @@ class SuperpixelsWidget(AssistedLabeling, JobWidget):
         self.compute_button.changed.connect(self.compute)
         self.threshold.changed.connect(self._schedule_remerge)
         self.mode.changed.connect(self._mode_changed)
+        self.k.changed.connect(lambda *_: self.remerge())
+        self._image_source = None  # (image data, channel_axis) of the last computation, for the cluster mode
         self._connect_assist()
 
     def _build(self):
@@ -74,9 +93,12 @@ class SuperpixelsWidget(AssistedLabeling, JobWidget):
         self.mode = ComboBox(label="merge mode", choices=_MODES, value="hierarchical")
         self.threshold = FloatSlider(label="merge threshold", value=0.0, min=0.0, max=1.0, step=0.001,
                                      tooltip="regions closer than this merge (0 = superpixels)")
+        self.k = SpinBox(label="K (classes)", value=3, min=2, max=64, enabled=False,
+                         tooltip=f"'{CLUSTER}': number of classes of the superpixels' mean colours; each "
+                                 "connected part of a class is one region")
         self.status = Label(value="")
         return [self.image, self.mask, self.n_segments, self.compactness, self.compute_button, self.jobs,
-                self.mode, self.threshold, *self._build_assist(), self.status]
+                self.mode, self.threshold, self.k, *self._build_assist(), self.status]
 
     def _busy_buttons(self):
         return (self.compute_button,)
@@ -104,7 +126,8 @@ class SuperpixelsWidget(AssistedLabeling, JobWidget):
             return None
         spatial_ndim = len(spatial_shape)
 
-        mode = self.mode.value
+        mode = self.mode.value if self.mode.value != CLUSTER else "hierarchical"
+        self._image_source = (data, channel_axis)
 
         def done(result):
             graph, merged = result
@@ -146,15 +169,16 @@ class SuperpixelsWidget(AssistedLabeling, JobWidget):
         computed (in the worker); computed here otherwise.
         """
         self.graph = graph
-        lo, hi = graph.threshold_range(self.mode.value)
+        cluster = self.mode.value == CLUSTER
+        lo, hi = graph.threshold_range("hierarchical" if cluster else self.mode.value)
         self.threshold.changed.disconnect(self._schedule_remerge)
         self.threshold.max = hi
         self.threshold.min = lo
         self.threshold.step = max(hi / 1000.0, 1e-6)
         self.threshold.value = lo
         self.threshold.changed.connect(self._schedule_remerge)
-        if merged is None:
-            merged = graph.merge(self.threshold.value, self.mode.value)
+        if merged is None or cluster:  # the cluster mode's regions are computed below, in a worker
+            merged = graph.merge(self.threshold.value, "hierarchical" if cluster else self.mode.value)
         kw = spatial_kwargs(image_layer, spatial_ndim) if self.in_viewer(image_layer) else {}
         if self.superpixel_layer is not None and self.in_viewer(self.superpixel_layer) \
                 and self.superpixel_layer.data.shape == merged.shape:
@@ -166,7 +190,7 @@ class SuperpixelsWidget(AssistedLabeling, JobWidget):
 
             # built hidden and shown once: napari then draws (and contours) the whole plane once instead of
             # three times, seconds of main-thread time on a big image
-            layer = Labels(merged, name="superpixels", visible=False, **kw)
+            layer = Labels(merged, name="superpixels", visible=False, metadata={"segsuite_role": "superpixels"}, **kw)
             layer.contour = 1
             layer.mouse_drag_callbacks.append(self._on_mouse)
             self.superpixel_layer = self._viewer.add_layer(layer)
@@ -177,9 +201,16 @@ class SuperpixelsWidget(AssistedLabeling, JobWidget):
             self.new_target()
         self._refresh()
         self.say(f"{graph.n_regions} superpixels -> {int(merged.max())} regions")
+        if cluster:
+            self.remerge()
 
     def _mode_changed(self, *_):
+        cluster = self.mode.value == CLUSTER
+        self.k.enabled, self.threshold.enabled = cluster, not cluster
         if self.graph is None:
+            return
+        if cluster:
+            self.remerge()
             return
         lo, hi = self.graph.threshold_range(self.mode.value)
         self.threshold.changed.disconnect(self._schedule_remerge)
@@ -211,6 +242,16 @@ class SuperpixelsWidget(AssistedLabeling, JobWidget):
         if self.graph is None or not self.in_viewer(self.superpixel_layer):
             return None
         mode = self.mode.value
+        if mode == CLUSTER:
+            if self.jobs.running:
+                self._schedule_remerge()
+                return None
+            if self._image_source is None:
+                self.report("compute superpixels first: the cluster mode reads the image they were made from.")
+                return None
+            image, channel_axis = self._image_source
+            return self.jobs.start(_cluster_job, image, channel_axis, self.graph.superpixels, int(self.k.value),
+                                   on_returned=self._show_merged)
         if mode == "ncut" or self.superpixel_layer.data.size > _MAIN_THREAD_MERGE_PIXELS:
             if self.jobs.running:  # try again once the running job is done
                 self._schedule_remerge()

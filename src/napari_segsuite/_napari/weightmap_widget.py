@@ -123,4 +123,5 @@ class WeightMapWidget(JobWidget):
                 setattr(self.result_layer, key, value)
             return
         self.result_layer = self._viewer.add_image(weights, name=name, colormap=COLORMAP, contrast_limits=limits,
+                                                   metadata={"segsuite_role": "weights"},
                                                    **spatial_kwargs(source))

@@ -27,7 +27,7 @@ def _digest(*arrays) -> str:
     return h.hexdigest()
 
 
-def box_key(image, channel_axis, trimap, box, params: dict) -> tuple:
+def box_key(image, channel_axis, trimap, box, params: dict, prior=None) -> tuple:
     """The cache key of one box: the box, the parameters and a digest of the pixels GrabCut reads for it.
 
     Parameters
@@ -41,6 +41,9 @@ def box_key(image, channel_axis, trimap, box, params: dict) -> tuple:
         ``(*planes, row0, col0, row1, col1)``, end exclusive.
     params : dict
         GrabCut parameters (``n_iter``, ``gamma``...).
+    prior : numpy.ndarray or None
+        The foreground prior GrabCut is given (the image's spatial shape); its values around the box are
+        part of the key.
 
     Returns
     -------
@@ -55,6 +58,8 @@ def box_key(image, channel_axis, trimap, box, params: dict) -> tuple:
     parts = [img[sl]]
     if trimap is not None and trimap[sl].any():  # no scribble near this box: same as no scribble layer
         parts.append(trimap[sl])
+    if prior is not None:
+        parts.append(np.asarray(prior)[sl])
     return (tuple(int(v) for v in box), tuple(sorted(params.items())), _digest(*parts))
 
 
@@ -83,15 +88,17 @@ class GrabCutSession:
         self.last_computed = 0
         self._painted: dict = {}  # target key -> (id offset, {label id: BoxMask})
 
-    def iter_run(self, image, boxes, channel_axis=None, trimap=None, **params):
+    def iter_run(self, image, boxes, channel_axis=None, trimap=None, *, prior=None, **params):
         """Generator: key every box, compute the uncached ones (yields Progress), return a SessionRun.
 
         ``image`` may be any array-like (numpy, dask, zarr): it is read here, in the caller's thread.
-        ``boxes`` is a list of ``(shape index, box or None)``. The cache is only read; :meth:`commit` the
-        run on the thread that owns the session.
+        ``boxes`` is a list of ``(index, box or None)``: ``index`` is any integer >= 0 naming the box (the
+        widget passes each rectangle's stable id - 1), and :meth:`paint` gives its instance id ``index + 1``
+        after the target's offset. ``prior`` is passed to GrabCut and is part of each box's key. The cache is
+        only read; :meth:`commit` the run on the thread that owns the session.
         """
         image = np.asarray(image)
-        keys = {i: box_key(image, channel_axis, trimap, box, params) for i, box in boxes if box is not None}
+        keys = {i: box_key(image, channel_axis, trimap, box, params, prior) for i, box in boxes if box is not None}
         cached = dict(self.cache)
         todo = {}
         for i, key in keys.items():
@@ -100,7 +107,7 @@ class GrabCutSession:
         n_iter = params.get("n_iter", 5)
         # looked up at call time: the module's function, also when a test or a profiler wraps it
         masks = yield from _boxes.iter_grabcut_masks(image, list(todo.values()), n_iter, channel_axis, trimap,
-                                                     **{k: v for k, v in params.items() if k != "n_iter"})
+                                                     prior=prior, **{k: v for k, v in params.items() if k != "n_iter"})
         return SessionRun(keys, dict(zip(todo, masks)))
 
     def commit(self, run: SessionRun) -> list:
@@ -126,7 +133,7 @@ class GrabCutSession:
         offset, previous = self._painted.get(target, (None, {}))
         if offset is None:
             offset = int(data.max()) if data.size else 0
-        need = offset + max(i for i, _ in results) + 1
+        need = offset + max((i for i, _ in results), default=-1) + 1
         if need > np.iinfo(data.dtype).max:
             wide = np.int32 if need <= np.iinfo(np.int32).max else np.uint32
             if need > np.iinfo(wide).max or (wide == np.uint32 and data.size and data.min() < 0):
@@ -138,6 +145,8 @@ class GrabCutSession:
             view[(view == label_id) & res.mask] = 0
         painted = {}
         for i, res in results:
+            if res is None:  # nothing to paint (e.g. a point on no object): its id stays unused
+                continue
             data[res.slices][res.mask] = offset + i + 1
             painted[offset + i + 1] = res
         self._painted[target] = (offset, painted)

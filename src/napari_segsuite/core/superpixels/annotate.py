@@ -70,8 +70,12 @@ class RegionAnnotator:
         self.undo_limit = int(undo_limit)
         self._history: list[tuple] = []
 
-    def paint(self, target: np.ndarray, where: np.ndarray, value: int, key=None) -> int:
+    def paint(self, target: np.ndarray, where: np.ndarray, value: int, key=None, write=None) -> int:
         """Set ``target[where] = value`` in place and remember the old values; returns pixels changed.
+
+        ``write(indices, value)``, if given, does the writing instead (``indices`` a tuple of index arrays,
+        one per axis): e.g. napari's ``Labels.data_setitem``, which records the edit in the layer's own undo
+        history.
 
         Raises
         ------
@@ -87,12 +91,15 @@ class RegionAnnotator:
         changed = old != value
         idx, old = idx[changed], old[changed]
         if idx.size:
-            target[np.unravel_index(idx, target.shape)] = value
+            if write is None:
+                target[np.unravel_index(idx, target.shape)] = value
+            else:
+                write(np.unravel_index(idx, target.shape), value)
             self._history.append((key, target, idx, old))
             del self._history[:-self.undo_limit]
         return int(idx.size)
 
-    def click(self, target, regions, coord, value: int, key=None) -> Edit:
+    def click(self, target, regions, coord, value: int, key=None, write=None) -> Edit:
         """Write ``value`` over the whole region of ``regions`` under ``coord`` (pixel coordinates, rounded).
 
         A click outside the image or on region 0 (background, outside a mask) writes nothing and says why.
@@ -103,10 +110,10 @@ class RegionAnnotator:
         region = int(regions[tuple(index)])
         if region == 0:
             return Edit(reason="no superpixel here (outside the mask).")
-        n = self.paint(target, regions == region, value, key)
+        n = self.paint(target, regions == region, value, key, write)
         return Edit(n, np.array([region]))
 
-    def stroke(self, target, superpixels, coords, value: int, key=None) -> Edit:
+    def stroke(self, target, superpixels, coords, value: int, key=None, write=None) -> Edit:
         """Write ``value`` over every superpixel the polyline through ``coords`` touches."""
         pts = np.asarray(coords, dtype=float).reshape(-1, superpixels.ndim)
         segments = [line_pixels(a, b) for a, b in zip(pts[:-1], pts[1:])] or [np.round(pts).astype(np.int64)]
@@ -118,17 +125,17 @@ class RegionAnnotator:
         touched = touched[touched > 0]
         if touched.size == 0:
             return Edit(reason="the stroke touches no superpixel.")
-        n = self.paint(target, np.isin(superpixels, touched), value, key)
+        n = self.paint(target, np.isin(superpixels, touched), value, key, write)
         return Edit(n, touched)
 
-    def merge(self, target, source: int, destination: int, key=None) -> Edit:
+    def merge(self, target, source: int, destination: int, key=None, write=None) -> Edit:
         """Relabel every ``source`` pixel of ``target`` as ``destination``."""
         if source == destination:
             return Edit(reason="choose two different labels to merge.")
         where = target == source
         if not where.any():
             return Edit(reason=f"label {source} is not in the target layer.")
-        return Edit(self.paint(target, where, destination, key), np.array([source]))
+        return Edit(self.paint(target, where, destination, key, write), np.array([source]))
 
     def undo(self, resolve=None):
         """Undo the last edit whose target is still there; returns ``(key, pixels restored)`` or None.
