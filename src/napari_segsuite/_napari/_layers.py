@@ -5,7 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["unwrap", "layers_of_type", "image_data", "labels_data", "editable_labels_data", "spatial_kwargs",
-           "current_plane", "layer_in_viewer", "reset_layer_choices", "prediction_input"]
+           "current_plane", "layer_in_viewer", "reset_layer_choices", "prediction_input", "PREDICTION_KEY",
+           "PREDICTION_SUFFIXES", "is_prediction"]
+
+#: ``layer.metadata`` key marking a Labels layer a model widget created as a prediction (value: the model kind)
+PREDICTION_KEY = "segsuite_prediction"
+#: name endings of the prediction layers the model widgets add (layers saved and reopened lose their metadata)
+PREDICTION_SUFFIXES = (" U-Net", " Mask R-CNN", " U-Net fine-tuned", " Mask R-CNN fine-tuned")
+
+
+def is_prediction(layer) -> bool:
+    """True if ``layer`` is a model's prediction added by this plugin (by its metadata mark, or its name)."""
+    if layer is None:
+        return False
+    return bool(getattr(layer, "metadata", {}).get(PREDICTION_KEY)) or str(layer.name).endswith(PREDICTION_SUFFIXES)
 
 
 def image_data(layer) -> tuple:
