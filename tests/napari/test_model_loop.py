@@ -222,3 +222,27 @@ def test_finetune_cancelled_keeps_the_model_maskrcnn(make_napari_viewer_proxy, q
     wait_job(widget.jobs, 120000)
     assert widget.checkpoint is sample and widget.jobs.status == "cancelled"
     assert "n Mask R-CNN fine-tuned" not in viewer.layers and not widget.finetune.undo_button.enabled
+
+
+# --- item 7: status text never widens the dock nor gets clipped ---------------------------------------------
+@pytest.mark.parametrize("cls", [UNetWidget, MaskRCNNWidget])
+def test_content_fits_the_dock_width_and_status_lines_get_their_height(cls, make_napari_viewer_proxy):
+    """Before: the Mask R-CNN content needed 369 px in a 359-px viewport (the score filter's long check box),
+    so its right edge was cut off; long status lines must wrap, not widen the dock, and show every line."""
+    from qtpy.QtWidgets import QApplication
+
+    viewer = make_napari_viewer_proxy(show=True)
+    widget = cls(viewer)
+    viewer.window.add_dock_widget(widget, name=widget.title)
+    assert widget.load_sample_model()
+    long = "a status line much longer than the dock is wide, which has to wrap onto several lines " * 2
+    widget.say(long)
+    widget.finetune.result.value, widget.finetune.result.visible = long, True
+    for _ in range(10):
+        QApplication.processEvents()
+    content, viewport = widget.native.widget(), widget.native.viewport()
+    assert content.minimumSizeHint().width() <= viewport.width(), (content.minimumSizeHint().width(),
+                                                                   viewport.width())
+    for label in (widget.jobs._status.native, widget.readout.native, widget.finetune.result.native):
+        assert label.width() <= viewport.width()
+        assert label.height() >= label.heightForWidth(label.width()) > label.fontMetrics().height(), label.text()

@@ -32,7 +32,8 @@ class ScoreFilter(Container):
         self.minimum = FloatSlider(label="show scores >=", value=0.0, min=0.0, max=1.0, step=0.01)
         self.minimum.tooltip = ("Hide the predicted instances scored below this, without predicting again "
                                 "(lower it to show them again).")
-        self.by_score = CheckBox(text="colour instances by score (dark: low, yellow: high)", value=False)
+        self.by_score = CheckBox(text="colour by score", value=False)
+        self.by_score.tooltip = "Colour each instance by its score (viridis: dark purple low, yellow high)."
         super().__init__(widgets=[self.minimum, self.by_score])
         self.margins = (0, 0, 0, 0)
         self.layer = None
