@@ -6,7 +6,17 @@ import numpy as np
 
 __all__ = ["unwrap", "layers_of_type", "image_data", "labels_data", "editable_labels_data", "spatial_kwargs",
            "current_plane", "layer_in_viewer", "reset_layer_choices", "prediction_input", "ROLE_KEY",
-           "NOT_DATA_ROLES", "set_role", "layer_role"]
+           "NOT_DATA_ROLES", "set_role", "layer_role", "PREDICTION_SUFFIXES", "is_prediction"]
+
+#: name endings of the prediction layers the model widgets add (layers saved and reopened lose their metadata)
+PREDICTION_SUFFIXES = (" U-Net", " Mask R-CNN", " U-Net fine-tuned", " Mask R-CNN fine-tuned")
+
+
+def is_prediction(layer) -> bool:
+    """True if ``layer`` is a model's prediction added by this plugin (its role, or its name)."""
+    if layer is None:
+        return False
+    return layer_role(layer) == "prediction" or str(layer.name).endswith(PREDICTION_SUFFIXES)
 
 
 def image_data(layer) -> tuple:

@@ -1,8 +1,9 @@
 """What the model widgets (U-Net, Mask R-CNN) share: one model, loaded, trained, saved and predicted with.
 
 :class:`ModelWidget` gives both the same methods (``load``, ``load_sample_model``, ``save``, ``predict``,
-``set_checkpoint``; ``train`` is each backend's own) and the same model section (a file to load, the
-sample model, a readout, a file to save to).
+``set_checkpoint``; ``train`` is each backend's own), the same model section (a file to load, the sample
+model, a readout saying where its figure comes from, a file to save to), the same predict options (what to do
+with a colour image and a gray model) and the correction loop (:mod:`._finetune`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,30 @@ from pathlib import Path
 from magicgui.widgets import CheckBox, ComboBox, FileEdit, Label, PushButton
 
 from ._base import JobWidget
-from ._layers import layers_of_type, prediction_input
+from ._layers import ROLE_KEY, layers_of_type, prediction_input
+from ._readout import figure_source
 
-__all__ = ["ModelWidget"]
+__all__ = ["ModelWidget", "CONVERT_CHOICES"]
+
+#: "colour image -> gray model" choices of the predict section: (shown text, ``convert=`` of the predictors)
+CONVERT_CHOICES = [("none (refuse)", None), ("hematoxylin (H&E)", "hematoxylin"), ("channel mean", "gray")]
+_CONVERT_HINT = ("In this widget: choose 'hematoxylin (H&E)' or 'channel mean' in 'colour -> gray model' "
+                 "(Predict section).")
+
+
+def _hinted(gen_func):
+    """``gen_func`` whose refusal of a colour image by a gray model names the widget's choice that lets it in."""
+
+    def hinted(*args, **kwargs):
+        try:
+            return (yield from gen_func(*args, **kwargs))
+        except ValueError as exc:
+            if "trained on gray images and this image has colour" in str(exc):
+                raise ValueError(f"{exc} {_CONVERT_HINT}") from exc
+            raise
+
+    return hinted
+
 
 
 class ModelWidget(JobWidget):
@@ -31,7 +53,12 @@ class ModelWidget(JobWidget):
     idle_status = "load a model or train one"
 
     def __init__(self, viewer):
+        from ._finetune import FinetuneSection
+
         self.checkpoint: dict | None = None
+        self.origin = ""
+        self._viewer = viewer
+        self.finetune = FinetuneSection(self)
         super().__init__(viewer)
         self.load_button.changed.connect(self.load)
         self.sample_button.changed.connect(self.load_sample_model)
@@ -39,6 +66,7 @@ class ModelWidget(JobWidget):
         self.train_button.changed.connect(self.train)
         self.predict_button.changed.connect(self.predict)
         self.readout.native.setWordWrap(True)  # a long readout wraps instead of widening the dock
+        self.finetune_result = self.finetune.result
 
     # -- sections -----------------------------------------------------------------------------------
     def _model_section(self) -> list:
@@ -57,14 +85,41 @@ class ModelWidget(JobWidget):
         self.whole_stack = CheckBox(text="every plane of a stack", value=True)
         self.whole_stack.tooltip = "Off: only the plane shown in the viewer (faster on a CPU)."
         self.predict_button = PushButton(text="Predict")
-        return [Label(value="<b>Predict</b>"), self.predict_image, self.whole_stack]
+        self.convert = ComboBox(label="colour -> gray model", choices=CONVERT_CHOICES, value=None)
+        self.convert.tooltip = ("A colour image meeting a model trained on gray images: refuse it, take its "
+                                "hematoxylin stain (H&E: nuclei bright, as in fluorescence), or the channel mean.")
+        return [Label(value="<b>Predict</b>"), self.predict_image, self.whole_stack, self.convert]
+
+    def _train_options(self) -> list:
+        self.from_loaded = CheckBox(text="start from the loaded model (fine-tune)", value=False)
+        self.from_loaded.tooltip = "Off: a new model from scratch replaces the loaded one."
+        return [self.from_loaded]
+
+    def _finetune_section(self) -> list:
+        return [Label(value="<b>Correct and fine-tune</b>"), self.finetune]
+
+    def _init(self):
+        """The checkpoint training starts from (``init=``): the loaded model if asked, else None."""
+        if not self.from_loaded.value:
+            return None
+        if self.checkpoint is None:
+            raise ValueError("'start from the loaded model' is on but no model is loaded: load one, or untick it.")
+        return self.checkpoint
 
     def _busy_buttons(self):
         return (self.train_button, self.predict_button, self.load_button, self.sample_button,
-                self.save_button)
+                self.save_button, self.finetune.run_button, self.finetune.undo_button)
+
+    def _running_changed(self, running: bool) -> None:
+        super()._running_changed(running)
+        self.finetune.undo_button.enabled = not running and bool(self.finetune._undo)
 
     def _layer_choices(self):
         return (self.predict_image,)
+
+    def _refresh(self, *_):
+        super()._refresh()
+        self.finetune.refresh()
 
     def _image_layers(self, _widget=None):
         return layers_of_type(self._viewer, "Image")
@@ -72,8 +127,9 @@ class ModelWidget(JobWidget):
     # -- the model ----------------------------------------------------------------------------------
     def set_checkpoint(self, checkpoint: dict, origin: str) -> None:
         """Use ``checkpoint`` for prediction (and saving) and describe it in the readout."""
-        self.checkpoint = checkpoint
-        self.readout.value = self._describe(checkpoint, origin)
+        self.checkpoint, self.origin = checkpoint, origin
+        source = figure_source(checkpoint.get("history"), origin, sample=origin == self.sample_file)
+        self.readout.value = self._describe(checkpoint, origin) + (f"; {source}" if source else "")
 
     def load(self, *_, path=None) -> bool:
         """Load the model file chosen in ``model_path`` (or ``path``); bad files are refused with a notice."""
@@ -118,6 +174,18 @@ class ModelWidget(JobWidget):
         return True
 
     # -- prediction ---------------------------------------------------------------------------------
+    def predict_options(self) -> dict:
+        """The predictor's keyword arguments from the predict section (``channel_axis`` and ``device`` aside)."""
+        return {"convert": self.convert.value}
+
+    def prediction_place(self, layer):
+        """``prediction_input`` of one plane: ``(image, channel_axis, place)`` (fine-tuning takes 2D images)."""
+        return prediction_input(self._viewer, layer, False)
+
+    def _add_labels(self, data, name: str, **kwargs):
+        """Add a prediction's Labels layer, marked as one (the training chooser never preselects it)."""
+        return self._viewer.add_labels(data, name=name, metadata={ROLE_KEY: "prediction", "segsuite_model": self.kind}, **kwargs)
+
     def predict(self, *_):
         """Predict the chosen image (or the shown plane of a stack) in a worker; returns the worker or None.
 
@@ -143,4 +211,4 @@ class ModelWidget(JobWidget):
                 return
             self._add_result(layer.name, result, place)
 
-        return self.jobs.start(gen, *args, on_returned=returned, **kwargs)
+        return self.jobs.start(_hinted(gen), *args, on_returned=returned, **kwargs)

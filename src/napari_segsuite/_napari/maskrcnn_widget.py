@@ -10,6 +10,7 @@ from magicgui.widgets import ComboBox, FileEdit, FloatSpinBox, Label, PushButton
 from napari_segsuite.core.training.defaults import MASKRCNN_DEFAULTS
 
 from ._model_base import ModelWidget
+from ._scores import ScoreFilter
 from .training_pairs import TrainingPairs
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class MaskRCNNWidget(ModelWidget):
         self.last_result = None
         super().__init__(viewer)
         self.training.fill_row()
+        self.finetune.fill_row()
+        _fill(self.scores)
 
     def _build(self):
         model = self._model_section()
@@ -58,10 +61,11 @@ class MaskRCNNWidget(ModelWidget):
         self.mask_threshold = FloatSpinBox(label="mask threshold", value=0.5, min=0.05, max=0.95, step=0.05)
         self.tile_size = SpinBox(label="tile size (0: whole)", value=512, min=0, max=8192, step=64)
         self.overlap = SpinBox(label="tile overlap", value=64, min=0, max=1024, step=8)
-        return [*model, Label(value="<b>Train</b>"), self.training, self.backbone, self.epochs, self.steps,
-                self.device, self.save_to, self.train_button,
+        self.scores = ScoreFilter()  # after a prediction: hide low scores without predicting again
+        return [*model, Label(value="<b>Train</b>"), self.training, *self._train_options(), self.backbone,
+                self.epochs, self.steps, self.device, self.save_to, self.train_button,
                 *predict, self.score_threshold, self.mask_threshold, self.tile_size, self.overlap,
-                self.predict_button, self.jobs]
+                self.predict_button, self.scores, *self._finetune_section(), self.jobs]
 
     # --- model ---------------------------------------------------------------------------------------
     def _read_checkpoint(self, path: Path) -> dict:
@@ -95,6 +99,7 @@ class MaskRCNNWidget(ModelWidget):
 
         try:
             data, channel_axis = self.training.training_data(with_features=True)
+            init = self._init()
             save = str(self.save_to.value).strip()
             save_path = Path(save) if save and save != "." and not Path(save).is_dir() else None
             if save_path is not None and save_path.suffix != ".pt":
@@ -102,11 +107,12 @@ class MaskRCNNWidget(ModelWidget):
         except ValueError as exc:
             self._error(exc)
             return None
-        config = {} if self.backbone.value == "auto" else {"backbone": self.backbone.value}
+        config = {} if self.backbone.value == "auto" or init is not None else {"backbone": self.backbone.value}
         load_torch_without_triton(torchvision=True)  # on the main thread: see core.training.triton
 
         def done(checkpoint):
-            self.set_checkpoint(checkpoint, "trained" + (f" -> {save_path.name}" if save_path else ""))
+            how = "trained" if init is None else "fine-tuned"
+            self.set_checkpoint(checkpoint, how + (f" -> {save_path.name}" if save_path else ""))
 
         def show(event):
             ap = event.info.get("val_ap50")
@@ -116,7 +122,7 @@ class MaskRCNNWidget(ModelWidget):
 
         return self.jobs.start(iter_train_maskrcnn, data, config=config, epochs=self.epochs.value,
                                steps_per_epoch=self.steps.value, device=self.device.value,
-                               channel_axis=channel_axis, checkpoint_path=save_path, on_returned=done,
+                               channel_axis=channel_axis, checkpoint_path=save_path, init=init, on_returned=done,
                                on_yielded=show)
 
     # --- prediction ----------------------------------------------------------------------------------
@@ -126,15 +132,25 @@ class MaskRCNNWidget(ModelWidget):
 
         load_torch_without_triton(torchvision=True)  # on the main thread: see core.training.triton
         return iter_predict_maskrcnn, (self.checkpoint, image), dict(
-            channel_axis=channel_axis, tile_size=self.tile_size.value or None, overlap=self.overlap.value,
-            score_threshold=self.score_threshold.value, mask_threshold=self.mask_threshold.value,
-            device=self.device.value, return_table=True)
+            channel_axis=channel_axis, device=self.device.value, **self.predict_options())
 
-    def _add_result(self, name: str, result, place) -> None:
+    def predict_options(self) -> dict:
+        return {**super().predict_options(), "tile_size": self.tile_size.value or None,
+                "overlap": self.overlap.value, "score_threshold": self.score_threshold.value,
+                "mask_threshold": self.mask_threshold.value, "return_table": True}
+
+    def _add_result(self, name: str, result, place, suffix: str = "") -> None:
         labels, table = result
-        self.last_result = result
+        self.last_result = result  # whole: the score filter hides and shows instances from it
         # napari matches feature rows to label values through the 'index' column
         features = {"index": table["label"], **{k: v for k, v in table.items() if k != "label"}}
         data, kwargs = place(labels)
-        self._viewer.add_labels(data, name=f"{name} Mask R-CNN", features=features, **kwargs)
+        layer = self._add_labels(data, f"{name} Mask R-CNN{suffix}", features=features, **kwargs)
+        self.scores.attach(layer, data, table, floor=float(self.score_threshold.value))
         self.say(f"{len(table['label'])} instances")
+
+
+def _fill(widget) -> None:
+    from .training_pairs import _hide_empty_row_label
+
+    _hide_empty_row_label(widget)

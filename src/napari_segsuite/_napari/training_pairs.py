@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Callable
 
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, RadioButtons
 
-from ._layers import image_data, labels_data, layer_in_viewer, layers_of_type, reset_layer_choices
+from ._layers import (image_data, is_prediction, labels_data, layer_in_viewer, layers_of_type, reset_layer_choices,
+                      unwrap)
 
 if TYPE_CHECKING:
     import napari
@@ -51,7 +52,13 @@ class TrainingPairs(Container):
         self.source = RadioButtons(label="train on", choices=[LAYER_PAIRS, DATASET_FOLDER], value=LAYER_PAIRS,
                                    orientation="horizontal")
         self.train_image = ComboBox(label="image", choices=self._image_layers)
-        self.train_labels = ComboBox(label="labels", choices=self._labels_layers)
+        # nullable: with only model predictions in the viewer nothing is preselected (training a model on its own
+        # output teaches it nothing); the user may still pick one, after correcting it
+        self.train_labels = ComboBox(label="labels", choices=self._labels_layers, nullable=True)
+        self.train_labels.tooltip = ("The corrected instances to learn from. A model's prediction layer is never "
+                                     "chosen for you: correct it first, then pick it here.")
+        self._picked_labels = None  # the Labels layer the user chose (a prediction is kept only if chosen)
+        self._refreshing = False
         self.add_pair_button = PushButton(text="Add pair")
         self.clear_pairs_button = PushButton(text="Clear pairs")
         self.pairs_label = Label(value=_NO_PAIRS)
@@ -65,6 +72,7 @@ class TrainingPairs(Container):
         for widget in (self._buttons, self.pairs_label):
             _hide_empty_row_label(widget)
         self.pairs_label.native.setWordWrap(True)  # a long list wraps instead of widening the dock
+        self.train_labels.changed.connect(self._labels_picked)
         self.source.changed.connect(self._source_changed)
         self.add_pair_button.changed.connect(self.add_pair)
         self.clear_pairs_button.changed.connect(self.clear_pairs)
@@ -84,9 +92,26 @@ class TrainingPairs(Container):
     def _labels_layers(self, _widget=None):
         return layers_of_type(self._viewer, "Labels")
 
+    def _labels_picked(self, value):
+        if not self._refreshing:
+            self._picked_labels = value
+
+    def _default_labels(self) -> None:
+        """Never leave a prediction layer selected unless the user picked it: the first other Labels layer, or none."""
+        current = self.train_labels.value
+        if current is not None and (not is_prediction(current) or unwrap(current) is unwrap(self._picked_labels)):
+            return
+        others = [lay for lay in self.train_labels.choices if lay is not None and not is_prediction(lay)]
+        self.train_labels.value = others[0] if others else None
+
     def refresh(self, *_):
         """Refresh the layer choices (keeping renamed selections) and drop pairs whose layers are gone."""
-        reset_layer_choices(self.train_image, self.train_labels)
+        self._refreshing = True
+        try:
+            reset_layer_choices(self.train_image, self.train_labels)
+            self._default_labels()
+        finally:
+            self._refreshing = False
         self.pairs = [(i, lab) for i, lab in self.pairs
                       if layer_in_viewer(self._viewer, i) and layer_in_viewer(self._viewer, lab)]
         self._show_pairs()

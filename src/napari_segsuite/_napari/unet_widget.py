@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import CheckBox, ComboBox, FileEdit, Label, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
 
 from napari_segsuite.core.training.defaults import UNET_DEFAULTS, UNET_PATCH_SIZE_CPU
 
@@ -33,6 +33,8 @@ class UNetWidget(ModelWidget):
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(viewer)
         self.training.fill_row()
+        self.finetune.fill_row()
+        self._watershed_changed()
         self.native.setMaximumWidth(460)
 
     def _build(self):
@@ -52,12 +54,22 @@ class UNetWidget(ModelWidget):
         # --- prediction
         predict = self._predict_section()
         self.probabilities = CheckBox(text="add the probability map", value=False)
+        self.threshold = FloatSpinBox(label="probability threshold", value=0.5, min=0.05, max=0.95, step=0.05)
+        self.threshold.tooltip = "A pixel is a cell where the model's cell probability is above this."
         self.min_size = SpinBox(label="min size (px)", value=10, min=0, max=100000)
         self.watershed = CheckBox(text="split touching cells (watershed)", value=False)
+        self.min_distance = SpinBox(label="split seeds at least (px)", value=4, min=1, max=1000)
+        self.min_distance.tooltip = ("Watershed: the smallest distance between two seeds of a split. About half "
+                                     "a cell's diameter; raise it if cells are cut into pieces.")
+        self.watershed.changed.connect(self._watershed_changed)
         return [*self._model_section(),
-                Label(value="<b>Train</b>"), self.training, self.epochs, self.steps, self.patch_size,
-                self.model_size, self.classes, self.device, self.autosave, self.train_button,
-                *predict, self.probabilities, self.min_size, self.watershed, self.predict_button, self.jobs]
+                Label(value="<b>Train</b>"), self.training, *self._train_options(), self.epochs, self.steps,
+                self.patch_size, self.model_size, self.classes, self.device, self.autosave, self.train_button,
+                *predict, self.probabilities, self.threshold, self.min_size, self.watershed, self.min_distance,
+                self.predict_button, *self._finetune_section(), self.jobs]
+
+    def _watershed_changed(self, *_):
+        self.min_distance.enabled = bool(self.watershed.value)
 
     # ----------------------------------------------------------------- the model
     def _read_checkpoint(self, path: Path) -> dict:
@@ -74,10 +86,8 @@ class UNetWidget(ModelWidget):
 
     def _describe(self, ckpt: dict, origin: str) -> str:
         c = ckpt["config"]
-        h = ckpt.get("history", {})
-        best = max((v for v in h.get("val_ap50", []) if v == v), default=None)
         return (f"model ({origin}): base {c['base']}, depth {c['depth']}, {c['in_channels']} channel(s), "
-                f"{c['n_classes']} classes" + (f"; best val AP@0.5 {best:.3f}" if best is not None else ""))
+                f"{c['n_classes']} classes")
 
     def _set_model(self, ckpt: dict, origin: str):  # the name train() uses
         self.set_checkpoint(ckpt, origin)
@@ -93,6 +103,7 @@ class UNetWidget(ModelWidget):
 
         try:
             data, channel_axis = self.training.training_data()
+            init = self._init()
         except ValueError as exc:
             self._error(exc)
             return None
@@ -109,12 +120,12 @@ class UNetWidget(ModelWidget):
                 self.readout.value = f"epoch {info['epoch']}: loss {info['loss']:.4f}{val}"
 
         def returned(ckpt):
-            self._set_model(ckpt, "trained")
+            self._set_model(ckpt, "trained" if init is None else "fine-tuned")
 
         return self.jobs.start(iter_train_unet, data, epochs=int(self.epochs.value),
                                steps_per_epoch=int(self.steps.value), patch_size=int(self.patch_size.value),
                                base=base, depth=depth, n_classes=int(self.classes.value), device=self.device.value,
-                               channel_axis=channel_axis, checkpoint_path=checkpoint,
+                               channel_axis=channel_axis, checkpoint_path=checkpoint, init=init,
                                on_yielded=yielded, on_returned=returned)
 
     # ----------------------------------------------------------------- prediction
@@ -124,16 +135,20 @@ class UNetWidget(ModelWidget):
 
         # a TZYX (or longer) gray stack runs as one stack of its planes (folded and unfolded in the worker)
         return iter_predict_stack, (iter_predict_unet, self.checkpoint, image), dict(
-            channel_axis=channel_axis, device=self.device.value, min_size=int(self.min_size.value),
-            watershed=bool(self.watershed.value),
+            channel_axis=channel_axis, device=self.device.value, **self.predict_options(),
             return_probabilities=bool(self.probabilities.value))  # the map costs 4 bytes a pixel: only if asked
 
-    def _add_result(self, name: str, result, place) -> None:
+    def predict_options(self) -> dict:
+        return {**super().predict_options(), "threshold": float(self.threshold.value),
+                "min_size": int(self.min_size.value), "watershed": bool(self.watershed.value),
+                "min_distance": int(self.min_distance.value)}
+
+    def _add_result(self, name: str, result, place, suffix: str = "") -> None:
         labels, prob = result if isinstance(result, tuple) else (result, None)
         if prob is not None:
             data, kwargs = place(prob)
-            self._viewer.add_image(data, name=f"{name} U-Net probability", colormap="magma",
+            self._viewer.add_image(data, name=f"{name} U-Net{suffix} probability", colormap="magma",
                                    contrast_limits=(0.0, 1.0), blending="additive", **kwargs)
         data, kwargs = place(labels)
-        self._viewer.add_labels(data, name=f"{name} U-Net", **kwargs)
+        self._add_labels(data, f"{name} U-Net{suffix}", **kwargs)
         self.say(f"{int(labels.max())} instances")

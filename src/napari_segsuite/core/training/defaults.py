@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["SHARED_DEFAULTS", "UNET_DEFAULTS", "MASKRCNN_DEFAULTS", "UNET_PATCH_SIZE_CPU",
+__all__ = ["SHARED_DEFAULTS", "UNET_DEFAULTS", "MASKRCNN_DEFAULTS", "FINETUNE_DEFAULTS", "UNET_PATCH_SIZE_CPU",
            "UNET_PATCH_SIZE_GPU",
            "check_training_params"]
 
@@ -29,6 +29,14 @@ UNET_DEFAULTS = {**SHARED_DEFAULTS, "batch_size": 8, "learning_rate": 1e-3, "pat
 #: Mask R-CNN: no early stopping by default (``patience`` 0), as before the loops were shared.
 MASKRCNN_DEFAULTS = {**SHARED_DEFAULTS, "batch_size": 4, "learning_rate": 2e-3, "patch_size": 128,
                      "patience": 0}
+
+#: Fine-tuning a loaded model on the user's corrections (one button in the model widgets, issue 16): a short
+#: schedule (seconds on a GPU, a minute or two on a CPU) at a lower learning rate than training from scratch,
+#: no early stopping; per kind, on top of that kind's defaults above.
+FINETUNE_DEFAULTS = {
+    "unet": {"epochs": 3, "steps_per_epoch": 10, "learning_rate": 3e-4, "patience": 0},
+    "maskrcnn": {"epochs": 3, "steps_per_epoch": 10, "learning_rate": 5e-4, "patience": 0},
+}
 
 
 def check_training_params(*, epochs, steps_per_epoch, batch_size, learning_rate, patience, time_limit,

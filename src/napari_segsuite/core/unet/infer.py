@@ -154,8 +154,8 @@ def _n_tiles(source: PlaneSource, net, tile_size, dev) -> int:
 
 def iter_predict_unet(model, image, *, channel_axis: int | None = None, device="auto", tile_size: int | None = None,
                       tile_batch: int | None = None, threshold: float = 0.5, min_size: int = 10,
-                      watershed: bool = False, return_probabilities: bool = False, out=None, prob_out=None,
-                      amp: bool = True, tiled: bool = True, convert: str | None = None):
+                      watershed: bool = False, min_distance: int = 4, return_probabilities: bool = False, out=None,
+                      prob_out=None, amp: bool = True, tiled: bool = True, convert: str | None = None):
     """Generator form of :func:`predict_unet`: yields :class:`Progress` per batch of tiles, returns its result.
 
     ``convert`` (``"hematoxylin"`` or ``"gray"``) lets a colour image into a gray model
@@ -167,6 +167,8 @@ def iter_predict_unet(model, image, *, channel_axis: int | None = None, device="
         raise ValueError(f"min_size must be a whole number of pixels >= 0, got {min_size!r}.")
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be between 0 and 1 (a probability), got {threshold!r}.")
+    if not float(min_distance).is_integer() or min_distance < 1:
+        raise ValueError(f"min_distance must be a whole number of pixels >= 1, got {min_distance!r}.")
     net, ckpt, dev = model if isinstance(model, tuple) else load_unet(model, device)
     source = PlaneSource(image, in_channels=net.config["in_channels"], channel_axis=channel_axis, convert=convert)
     announce_conversion(convert, source.n_channels, net.config["in_channels"])
@@ -199,7 +201,8 @@ def iter_predict_unet(model, image, *, channel_axis: int | None = None, device="
             yield Progress(z * per_plane + done, total,
                            f"plane {z + 1}/{source.n_planes}" if source.is_stack else "predicting tiles")
         plane = _plane_view(labels, key, np.int32)
-        lab, n = maps_to_instances(maps, plane, min_size=min_size, watershed=watershed)
+        lab, n = maps_to_instances(maps, plane, min_size=min_size, watershed=watershed,
+                                  min_distance=int(min_distance))
         del maps
         if source.is_stack and offset:  # ids stay unique across the stack
             lab[lab > 0] += offset
@@ -244,6 +247,10 @@ def predict_unet(model, image, **kwargs):
         Smallest instance kept, pixels.
     watershed : bool
         Split touching cells with a distance-transform watershed (see :func:`probabilities_to_instances`).
+    min_distance : int
+        Watershed only: the smallest distance, in pixels, between two seeds of the split (the peaks of the
+        distance to the background). About half a cell's diameter keeps one seed per round cell; smaller
+        values cut irregular cells into pieces (default 4).
     return_probabilities : bool
         Also return the foreground probability map (float32, shape of the labels).
     out, prob_out : array_like, optional
