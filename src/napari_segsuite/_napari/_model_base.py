@@ -184,7 +184,8 @@ class ModelWidget(JobWidget):
 
     def _add_labels(self, data, name: str, **kwargs):
         """Add a prediction's Labels layer, marked as one (the training chooser never preselects it)."""
-        return self._viewer.add_labels(data, name=name, metadata={ROLE_KEY: "prediction", "segsuite_model": self.kind}, **kwargs)
+        metadata = {ROLE_KEY: "prediction", "segsuite_model": self.kind}
+        return self._viewer.add_labels(data, name=name, metadata=metadata, **kwargs)
 
     def predict(self, *_):
         """Predict the chosen image (or the shown plane of a stack) in a worker; returns the worker or None.
