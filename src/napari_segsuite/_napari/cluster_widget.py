@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Label, PushButton, SpinBox
 
-from ._jobs import JobControls
-from ._layers import labels_data, layer_in_viewer, layers_of_type, prediction_input, reset_layer_choices
+from ._base import JobWidget
+from ._layers import labels_data, layers_of_type, prediction_input, set_role
 
 if TYPE_CHECKING:
     import napari
@@ -24,7 +24,7 @@ PREVIEW_SIDE = 256
 PREVIEW_DELAY_MS = 150
 
 
-class ClusterWidget(Container):
+class ClusterWidget(JobWidget):
     """Cluster an image's pixels by intensity/colour (and optionally position) into a Labels layer.
 
     Parameters
@@ -33,8 +33,25 @@ class ClusterWidget(Container):
         The viewer whose Image (and mask Labels) layers are offered.
     """
 
+    idle_status = "pick an Image layer"
+
     def __init__(self, viewer: napari.viewer.Viewer):
-        self._viewer = viewer
+        self.result_layer = None
+        self.preview_layer = None
+        self._timer = None
+        self._last_key = None
+        super().__init__(viewer)
+        self.run_button.changed.connect(self.run)
+        self.instances_button.changed.connect(self.to_instances)
+        # the preview follows the parameters the user moves; a new image only drops a stale preview (the
+        # image choice also changes when layers are added, and a layer nobody asked for would appear)
+        for w in (self.method, self.n_clusters, self.bandwidth, self.spatial_weight, self.mask, self.preview):
+            w.changed.connect(self._schedule_preview)
+        self.image.changed.connect(self._drop_preview)
+        self.method.changed.connect(self._update_visibility)
+        self._last_key = self._preview_key()
+
+    def _build(self) -> list:
         self.image = ComboBox(label="image", choices=self._image_layers)
         self.method = ComboBox(label="method", choices=METHODS, value="kmeans",
                                tooltip="kmeans: K round clusters; gmm: K Gaussian clusters of any shape; "
@@ -52,34 +69,18 @@ class ClusterWidget(Container):
         self.mask.null_string = "none (whole image)"
         self.preview = CheckBox(text="live preview (downsampled, shown plane)", value=True)
         self.run_button = PushButton(text="Cluster")
-        self.jobs = JobControls("pick an Image layer")
         self.cluster_id = SpinBox(label="cluster", value=1, min=1, max=64,
                                   tooltip="cluster id to split into instances (1 = darkest)")
         self.instances_button = PushButton(text="Cluster -> instances (connected components)")
         self.info = Label(value="")
-        super().__init__(widgets=[self.image, self.method, self.n_clusters, self.bandwidth, self.spatial_weight,
-                                  self.mask, self.preview, self.run_button, self.jobs, self.cluster_id,
-                                  self.instances_button, self.info])
-        # spare height below the controls (seen in a screenshot: else the job status line takes it all,
-        # leaving a big gap between the Cluster button and Cancel)
-        self.native.layout().addStretch(1)
-        self.result_layer = None
-        self.preview_layer = None
-        self._timer = None
-        self._last_key = None
-        self.run_button.changed.connect(self.run)
-        self.instances_button.changed.connect(self.to_instances)
-        # the preview follows the parameters the user moves; a new image only drops a stale preview (the
-        # image choice also changes when layers are added, and a layer nobody asked for would appear)
-        for w in (self.method, self.n_clusters, self.bandwidth, self.spatial_weight, self.mask, self.preview):
-            w.changed.connect(self._schedule_preview)
-        self.image.changed.connect(self._drop_preview)
-        self.method.changed.connect(self._update_visibility)
-        self.jobs.on_running_changed.append(lambda running: setattr(self.run_button, "enabled", not running))
-        viewer.layers.events.inserted.connect(self._refresh)
-        viewer.layers.events.removed.connect(self._refresh)
-        self._refresh()
-        self._last_key = self._preview_key()
+        return [self.image, self.method, self.n_clusters, self.bandwidth, self.spatial_weight, self.mask,
+                self.preview, self.run_button, self.jobs, self.cluster_id, self.instances_button, self.info]
+
+    def _busy_buttons(self) -> tuple:
+        return (self.run_button, self.instances_button)
+
+    def _layer_choices(self) -> tuple:
+        return (self.image, self.mask)
 
     def _image_layers(self, _widget=None):
         return layers_of_type(self._viewer, "Image")
@@ -95,7 +96,7 @@ class ClusterWidget(Container):
                    for mine in (self.__dict__.get("result_layer"), self.__dict__.get("preview_layer")))
 
     def _refresh(self, *_):
-        reset_layer_choices(self.image, self.mask)
+        super()._refresh()
         self._update_visibility()
 
     def _update_visibility(self, *_):
@@ -169,23 +170,23 @@ class ClusterWidget(Container):
             small_mask = None if mask is None else mask[::step, ::step]
             labels = cluster_pixels(small, channel_axis=channel_axis, mask=small_mask, **self.parameters())
         except ValueError as exc:
-            self.jobs.set_status(f"preview: {exc}")
+            self.say(f"preview: {exc}")
             return None
         data, kwargs = place(labels)
         kwargs["scale"] = (*kwargs["scale"][:-2], *(s * step for s in kwargs["scale"][-2:]))
         name = f"{self.image.value.name} clusters (preview)"
-        if self.preview_layer is not None and layer_in_viewer(self._viewer, self.preview_layer):
+        if self.preview_layer is not None and self.in_viewer(self.preview_layer):
             self.preview_layer.data = data
             for key, value in kwargs.items():
                 setattr(self.preview_layer, key, value)
             self.preview_layer.name = name
         else:
-            self.preview_layer = self._viewer.add_labels(data, name=name, opacity=0.5, **kwargs)
+            self.preview_layer = set_role(self._viewer.add_labels(data, name=name, opacity=0.5, **kwargs), "preview")
         self.info.value = f"preview: {int(labels.max())} cluster(s), 1 pixel in {step} per side"
         return labels
 
     def _drop_preview(self, *_):
-        if self.preview_layer is not None and layer_in_viewer(self._viewer, self.preview_layer):
+        if self.preview_layer is not None and self.in_viewer(self.preview_layer):
             self._viewer.layers.remove(self.preview_layer)
         self.preview_layer = None
 
@@ -201,14 +202,14 @@ class ClusterWidget(Container):
             image, channel_axis, place, mask = self._inputs(whole_stack=True)
             params = self.parameters()
         except ValueError as exc:
-            self.jobs.report(exc)
+            self.report(exc)
             return None
         if self._timer is not None:
             self._timer.stop()  # a pending preview is superseded by the full result
         info = {}
 
         def done(labels):
-            if not layer_in_viewer(self._viewer, layer):
+            if not self.in_viewer(layer):
                 raise ValueError(f"the image {layer.name!r} was removed; the clusters were not added.")
             self._show(labels, layer, place, info)
 
@@ -219,7 +220,7 @@ class ClusterWidget(Container):
         data, kwargs = place(labels)
         name = f"{source.name} clusters"
         self._drop_preview()
-        if self.result_layer is not None and layer_in_viewer(self._viewer, self.result_layer) \
+        if self.result_layer is not None and self.in_viewer(self.result_layer) \
                 and self.result_layer.data.shape == data.shape:
             self.result_layer.data = data
             for key, value in kwargs.items():
@@ -237,12 +238,12 @@ class ClusterWidget(Container):
         from napari_segsuite.core.cluster import cluster_instances
 
         try:
-            if self.result_layer is None or not layer_in_viewer(self._viewer, self.result_layer):
+            if self.result_layer is None or not self.in_viewer(self.result_layer):
                 raise ValueError("run 'Cluster' first: there is no cluster layer to split.")
             cid = int(self.cluster_id.value)
             inst = cluster_instances(np.asarray(self.result_layer.data), cid)
         except ValueError as exc:
-            self.jobs.report(exc)
+            self.report(exc)
             return None
         layer = self._viewer.add_labels(inst, name=f"{self.result_layer.name} {cid} instances",
                                         scale=tuple(self.result_layer.scale),

@@ -6,7 +6,7 @@ PLUGIN = "napari-segsuite"
 
 #: The demo's two tab groups, stacked on the right: labeling and training data, then models and evaluation.
 #: Two groups of at most four short titles keep every tab title whole in a dock of ~400 px.
-TAB_GROUPS = (("GrabCut", "Superpixels", "Weight map", "Export"), ("U-Net", "Mask R-CNN", "Evaluate"))
+TAB_GROUPS = (("GrabCut", "Superpixels", "Weight map", "Export"), ("U-Net", "Mask R-CNN", "Evaluate", "Clustering"))
 
 
 def plugin_widget_names() -> list[str]:
