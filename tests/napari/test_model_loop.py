@@ -141,6 +141,19 @@ def test_unet_threshold_and_watershed_seed_distance_change_the_result(make_napar
     assert counts[1] > counts[20]                               # seeds closer together: more pieces
 
 
+def test_unet_cell_diameter_sets_min_size_and_seed_distance(make_napari_viewer_proxy):
+    from napari_segsuite.core.training.defaults import UNET_PREDICT_DEFAULTS
+
+    widget = UNetWidget(make_napari_viewer_proxy())
+    assert (widget.min_size.value, widget.min_distance.value) == (UNET_PREDICT_DEFAULTS["min_size"],
+                                                                  UNET_PREDICT_DEFAULTS["min_distance"])
+    widget.diameter.value = 20                                  # a quarter of pi * 10^2; 0.4 diameters
+    assert (widget.min_size.value, widget.min_distance.value) == (79, 8)
+    widget.diameter.value = 0                                   # 0: the user's own values stay
+    widget.min_size.value = 33
+    assert widget.min_size.value == 33 and widget.predict_options()["min_size"] == 33
+
+
 # --- items 8a, 8b, and the fine-tune loop on Mask R-CNN ------------------------------------------------------
 def test_maskrcnn_scores_filter_colour_and_training_never_preselects_the_prediction(
         make_napari_viewer_proxy, qtbot, wait_job, monkeypatch):

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, ComboBox, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
 
-from napari_segsuite.core.training.defaults import UNET_DEFAULTS, UNET_PATCH_SIZE_CPU
+from napari_segsuite.core.training.defaults import (
+    UNET_DEFAULTS, UNET_PATCH_SIZE_CPU, UNET_PREDICT_DEFAULTS, sizes_for_diameter,
+)
 
 from ._model_base import ModelWidget
 from .training_pairs import TrainingPairs
@@ -54,19 +56,31 @@ class UNetWidget(ModelWidget):
         # --- prediction
         predict = self._predict_section()
         self.probabilities = CheckBox(text="add the probability map", value=False)
-        self.threshold = FloatSpinBox(label="probability threshold", value=0.5, min=0.05, max=0.95, step=0.05)
+        self.diameter = SpinBox(label="cell diameter (px)", value=0, min=0, max=10000)
+        self.diameter.tooltip = ("Typical cell size: sets 'min size' (a quarter of such a cell's area) and the "
+                                 "split seed distance (0.4 diameters). 0: set them yourself.")
+        self.diameter.changed.connect(self._diameter_changed)
+        self.threshold = FloatSpinBox(label="probability threshold", value=UNET_PREDICT_DEFAULTS["threshold"],
+                                      min=0.05, max=0.95, step=0.05)
         self.threshold.tooltip = "A pixel is a cell where the model's cell probability is above this."
-        self.min_size = SpinBox(label="min size (px)", value=10, min=0, max=100000)
+        self.min_size = SpinBox(label="min size (px)", value=UNET_PREDICT_DEFAULTS["min_size"], min=0, max=100000)
         self.watershed = CheckBox(text="split touching cells (watershed)", value=False)
-        self.min_distance = SpinBox(label="split seeds at least (px)", value=4, min=1, max=1000)
+        self.min_distance = SpinBox(label="split seeds at least (px)", value=UNET_PREDICT_DEFAULTS["min_distance"],
+                                    min=1, max=1000)
         self.min_distance.tooltip = ("Watershed: the smallest distance between two seeds of a split. About half "
                                      "a cell's diameter; raise it if cells are cut into pieces.")
         self.watershed.changed.connect(self._watershed_changed)
         return [*self._model_section(),
                 Label(value="<b>Train</b>"), self.training, *self._train_options(), self.epochs, self.steps,
                 self.patch_size, self.model_size, self.classes, self.device, self.autosave, self.train_button,
-                *predict, self.probabilities, self.threshold, self.min_size, self.watershed, self.min_distance,
+                *predict, self.probabilities, self.diameter, self.threshold, self.min_size, self.watershed,
+                self.min_distance,
                 self.predict_button, *self._finetune_section(), self.jobs]
+
+    def _diameter_changed(self, *_):
+        if self.diameter.value > 0:
+            sizes = sizes_for_diameter(self.diameter.value)
+            self.min_size.value, self.min_distance.value = sizes["min_size"], sizes["min_distance"]
 
     def _watershed_changed(self, *_):
         self.min_distance.enabled = bool(self.watershed.value)

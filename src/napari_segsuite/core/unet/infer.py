@@ -8,6 +8,7 @@ import numpy as np
 
 from ..progress import Progress, run
 from ..channels import announce_conversion
+from ..training.defaults import UNET_PREDICT_DEFAULTS
 from .data import PlaneSource, normalize_chw
 from .postprocess import PlaneMaps, maps_to_instances
 
@@ -153,8 +154,10 @@ def _n_tiles(source: PlaneSource, net, tile_size, dev) -> int:
 
 
 def iter_predict_unet(model, image, *, channel_axis: int | None = None, device="auto", tile_size: int | None = None,
-                      tile_batch: int | None = None, threshold: float = 0.5, min_size: int = 10,
-                      watershed: bool = False, min_distance: int = 4, return_probabilities: bool = False, out=None,
+                      tile_batch: int | None = None, threshold: float = UNET_PREDICT_DEFAULTS["threshold"],
+                      min_size: int = UNET_PREDICT_DEFAULTS["min_size"],
+                      watershed: bool = False, min_distance: int = UNET_PREDICT_DEFAULTS["min_distance"],
+                      return_probabilities: bool = False, out=None,
                       prob_out=None, amp: bool = True, tiled: bool = True, convert: str | None = None):
     """Generator form of :func:`predict_unet`: yields :class:`Progress` per batch of tiles, returns its result.
 
