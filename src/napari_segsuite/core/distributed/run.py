@@ -10,6 +10,7 @@ from pathlib import Path
 from ..progress import Progress, run
 from .layout import block_grid, output_chunk
 from .cluster import gather_results, wait_all
+from .arraysource import array_source
 from .source import SourceAxes, open_source, tiff_files
 
 __all__ = ["iter_predict_distributed", "predict_distributed", "default_halo"]
@@ -94,7 +95,12 @@ def iter_predict_distributed(
                     **predict_kwargs,
                 )
             )
-    source = input if isinstance(input, SourceAxes) else open_source(input, axes=axes)
+    if isinstance(input, SourceAxes):
+        source = input
+    elif isinstance(input, (str, Path)):
+        source = open_source(input, axes=axes)
+    else:
+        source = array_source(input, axes=axes)
     halo = default_halo(model_path) if halo is None else halo
     blocks = block_grid(source.outer_shape, source.plane_shape, block_size, halo)
     record = job_record(model_path, source, block_size, halo, predict_kwargs)

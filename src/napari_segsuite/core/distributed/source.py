@@ -145,14 +145,16 @@ def _default_axes(shape) -> str:
     raise ValueError(f"a zarr array of shape {shape}: give its axes (e.g. axes='tczyx').")
 
 
-def open_source(path, axes: str | None = None):
-    """Describe a zarr input: an OME-Zarr image (level 0 is read), a plain zarr array, or an array object.
+def open_source(path, axes: str | None = None) -> ZarrSource:
+    """Describe a zarr input: an OME-Zarr image (level 0 is read) or a plain zarr array.
+
+    An array object (a zarr or dask array, as a napari layer holds it) is described by
+    :func:`~.arraysource.array_source` instead.
 
     Parameters
     ----------
-    path : str, Path or array
-        The ``.zarr`` / ``.ome.zarr`` folder; or an array object (a zarr or dask array, as a napari layer
-        holds it), read block by block (:func:`~.arraysource.array_source`).
+    path : str or Path
+        The ``.zarr`` / ``.ome.zarr`` folder.
     axes : str, optional
         Axis names of a plain array (default ``yx``, ``zyx``, ``yxc`` by shape); OME-Zarr has its own.
 
@@ -165,10 +167,6 @@ def open_source(path, axes: str | None = None):
     """
     import zarr
 
-    if not isinstance(path, (str, Path)):
-        from .arraysource import array_source
-
-        return array_source(path, axes=axes)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder.")
