@@ -133,6 +133,7 @@ def prediction_input(viewer, layer, whole_stack: bool = True):
         ``place(result) -> (data, layer_kwargs)`` for a per-pixel result of ``image``'s spatial shape: the
         layer's scale and translate, and for one plane of a stack a ``(1, ..., 1, Y, X)`` array translated
         to that plane, so napari shows it on that plane only (a 2D layer would show on every plane).
+        ``place.lead`` is that plane's index (``()`` otherwise), ``place.layer_kwargs`` the keywords.
 
     Raises
     ------
@@ -150,8 +151,11 @@ def prediction_input(viewer, layer, whole_stack: bool = True):
         kwargs["translate"] = (*translate, *kwargs["translate"][len(lead):])
 
     def place(result):
-        return (np.asarray(result)[(np.newaxis,) * len(lead)] if lead else result), dict(kwargs)
+        if lead:  # a dask array stays unread
+            result = (result if hasattr(result, "dask") else np.asarray(result))[(np.newaxis,) * len(lead)]
+        return result, dict(kwargs)
 
+    place.lead, place.layer_kwargs = lead, dict(kwargs)
     return image, channel_axis, place
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from magicgui.widgets import CheckBox, ComboBox, FileEdit, Label, PushButton
 
+from . import _large
 from ._base import JobWidget
 from ._layers import ROLE_KEY, layers_of_type, prediction_input
 from ._readout import figure_source
@@ -56,6 +57,7 @@ class ModelWidget(JobWidget):
         from ._finetune import FinetuneSection
 
         self.checkpoint: dict | None = None
+        self.checkpoint_file: Path | None = None  # the file the checkpoint was loaded from, unchanged since
         self.origin = ""
         self._viewer = viewer
         self.finetune = FinetuneSection(self)
@@ -88,7 +90,13 @@ class ModelWidget(JobWidget):
         self.convert = ComboBox(label="colour -> gray model", choices=CONVERT_CHOICES, value=None)
         self.convert.tooltip = ("A colour image meeting a model trained on gray images: refuse it, take its "
                                 "hematoxylin stain (H&E: nuclei bright, as in fluorescence), or the channel mean.")
-        return [Label(value="<b>Predict</b>"), self.predict_image, self.whole_stack, self.convert]
+        self.large_output = FileEdit(label="large images: write labels to", mode="w", filter="*.ome.zarr", value="")
+        self.large_output.tooltip = (
+            "A dask or zarr layer over 4096 x 4096 pixels a plane is predicted block by block into this OME-Zarr "
+            "folder (empty: a folder named after the layer in the temporary folder), never loaded whole; "
+            "the result layer reads it from disk. Cancel keeps the finished blocks: predict again to resume.")
+        return [Label(value="<b>Predict</b>"), self.predict_image, self.whole_stack, self.convert,
+                self.large_output]
 
     def _train_options(self) -> list:
         self.from_loaded = CheckBox(text="start from the loaded model (fine-tune)", value=False)
@@ -127,7 +135,7 @@ class ModelWidget(JobWidget):
     # -- the model ----------------------------------------------------------------------------------
     def set_checkpoint(self, checkpoint: dict, origin: str) -> None:
         """Use ``checkpoint`` for prediction (and saving) and describe it in the readout."""
-        self.checkpoint, self.origin = checkpoint, origin
+        self.checkpoint, self.origin, self.checkpoint_file = checkpoint, origin, None
         source = figure_source(checkpoint.get("history"), origin, sample=origin == self.sample_file)
         self.readout.value = self._describe(checkpoint, origin) + (f"; {source}" if source else "")
 
@@ -143,6 +151,7 @@ class ModelWidget(JobWidget):
             self.report(exc)
             return False
         self.set_checkpoint(checkpoint, target.name)
+        self.checkpoint_file = target.resolve()
         self.say(f"loaded {target.name}")
         return True
 
@@ -201,6 +210,8 @@ class ModelWidget(JobWidget):
         except ValueError as exc:
             self.report(exc)
             return None
+        if _large.is_large(image, channel_axis):  # block by block into a file, never read whole
+            return _large.predict_large(self, layer, image, channel_axis, place)
         gen, args, kwargs = self._predict_job(image, channel_axis)
 
         def returned(result):

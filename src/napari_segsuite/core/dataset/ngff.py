@@ -54,12 +54,23 @@ def _axes(names: str, pixel_size, unit):
     return axes
 
 
+def _per_axis(axes: str, spatial_values) -> list:
+    """One value per axis of ``axes`` from one per spatial axis (0 for channels)."""
+    values = [float(v) for v in spatial_values]
+    if len(values) != sum(a != "c" for a in axes):
+        raise ValueError(f"translation {values} does not match the spatial axes of {axes!r}.")
+    it = iter(values)
+    return [0.0 if a == "c" else next(it) for a in axes]
+
+
 def ngff_attrs(axes: str, levels: int, *, pixel_size=None, unit=None, name: str = "image",
-               image_label: dict | None = None) -> dict:
+               image_label: dict | None = None, translation=None) -> dict:
     """The ``ome`` attributes of an NGFF 0.5 multiscale image with levels ``s0 .. s{levels-1}``.
 
     Level ``k`` has y and x scaled by ``2**k``; ``image_label`` (a dict, possibly empty) adds the
-    ``image-label`` metadata of a label image.
+    ``image-label`` metadata of a label image; ``translation`` (one value per spatial axis, in the
+    units of ``pixel_size``) adds every level's ``translation`` (level ``k`` keeps every ``2**k``-th
+    pixel from the first, so all levels share level 0's origin).
     """
     spatial = [a for a in axes if a != "c"]
     base = [float(s) for s in pixel_size] if pixel_size is not None else [1.0] * len(spatial)
@@ -74,7 +85,10 @@ def ngff_attrs(axes: str, levels: int, *, pixel_size=None, unit=None, name: str 
             else:
                 scale.append(base[si] * (2 ** k if a in "yx" else 1))
                 si += 1
-        datasets.append({"path": f"s{k}", "coordinateTransformations": [{"type": "scale", "scale": scale}]})
+        transforms = [{"type": "scale", "scale": scale}]
+        if translation is not None:
+            transforms.append({"type": "translation", "translation": _per_axis(axes, translation)})
+        datasets.append({"path": f"s{k}", "coordinateTransformations": transforms})
     ome = {"version": NGFF_VERSION,
            "multiscales": [{"name": name, "axes": _axes(axes, pixel_size, unit), "datasets": datasets}]}
     if image_label is not None:

@@ -1,11 +1,19 @@
-"""Connecting to dask.distributed: a new LocalCluster of worker processes, or an existing scheduler."""
+"""Connecting to dask.distributed (a new LocalCluster of worker processes, or an existing scheduler), or
+running the same tasks in the calling thread (``scheduler="inprocess"``, no dask needed).
+
+The in-process client runs each task lazily, when its result is asked for, in submission order: a job
+driven from a napari thread worker predicts one block per progress event and stops between blocks when
+its generator is closed, with no event loop, thread or process of dask's inside the GUI process."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 
-__all__ = ["connect", "gather_results"]
+__all__ = ["connect", "gather_results", "wait_all", "InlineClient", "INPROCESS"]
+
+#: ``scheduler=`` value that runs the tasks in the calling thread, one after the other
+INPROCESS = "inprocess"
 
 
 @contextlib.contextmanager
@@ -13,11 +21,19 @@ def connect(workers: int | None = None, scheduler: str | None = None, threads_pe
     """A ``distributed.Client``: to ``scheduler`` if given, else to a new ``LocalCluster`` of ``workers``
     processes with ``threads_per_worker`` threads each (closed on exit; an existing cluster is left running).
 
+    ``scheduler="inprocess"`` gives an :class:`InlineClient` instead: the tasks run one by one in the
+    calling thread (dask.distributed is not needed).
+
     Raises
     ------
     ValueError
         If both are given, ``workers`` is not positive, or distributed is not installed.
     """
+    if scheduler == INPROCESS:
+        if workers is not None:
+            raise ValueError(f"scheduler={INPROCESS!r} runs in this thread: do not give workers too.")
+        yield InlineClient()
+        return
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
@@ -54,6 +70,10 @@ def connect(workers: int | None = None, scheduler: str | None = None, threads_pe
 
 def gather_results(client, futures, describe):
     """Yield ``(future, result)`` as tasks finish; a task that keeps killing workers becomes a clear error."""
+    if isinstance(client, InlineClient):
+        for future in futures:
+            yield future, future.result()
+        return
     from distributed import as_completed
 
     try:
@@ -66,3 +86,49 @@ def gather_results(client, futures, describe):
                 "see the worker logs (out of memory?)."
             ) from exc
         raise
+
+
+def wait_all(futures) -> None:
+    """Wait for every future (of either client) and raise the first task error."""
+    for future in futures:
+        future.result()
+
+
+class InlineFuture:
+    """A task of :class:`InlineClient`: run (once) when its result is first asked for."""
+
+    def __init__(self, fn, args, kwargs):
+        self._call = (fn, args, kwargs)
+        self._done = False
+        self._value = None
+
+    def result(self):
+        if not self._done:
+            fn, args, kwargs = self._call
+            self._value, self._done, self._call = fn(*args, **kwargs), True, None
+        return self._value
+
+    def done(self) -> bool:
+        return self._done
+
+
+class InlineClient:
+    """The part of ``distributed.Client`` the predictors use, running every task in the calling thread.
+
+    Tasks run lazily, in the order their results are asked for (``gather_results`` asks in submission
+    order); ``cancel`` drops tasks not yet run. Retries are not repeated: a failing task raises at once.
+    """
+
+    def submit(self, fn, *args, key=None, retries=0, pure=False, **kwargs):
+        return InlineFuture(fn, args, kwargs)
+
+    def map(self, fn, *iterables, pure=False, **kwargs):
+        return [InlineFuture(fn, args, kwargs) for args in zip(*iterables)]
+
+    def gather(self, futures):
+        return [f.result() for f in futures]
+
+    def cancel(self, futures) -> None:
+        for future in futures:
+            if not future.done():
+                future._call = None

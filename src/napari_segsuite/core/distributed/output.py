@@ -29,12 +29,7 @@ def job_record(model_path: Path, source, block_size: int, halo: int, predict_kwa
         "model": str(Path(model_path).resolve()),
         "model_size": stat.st_size,
         "model_mtime_ns": stat.st_mtime_ns,
-        "input": {
-            "store": str(Path(source.store).resolve()),
-            "key": source.key,
-            "axes": source.axes,
-            "shape": list(source.shape),
-        },
+        "input": source.record(),
         "block_size": int(block_size),
         "halo": int(halo),
         "predict": json.loads(json.dumps(predict_kwargs, default=str)),
@@ -126,7 +121,9 @@ def prepare_output(path, record: dict, source, chunk: int, overwrite: bool = Fal
     return work / "blocks", {"complete": False, "resumed": False}
 
 
-def finish_output(path, record: dict, source, name: str = "labels", pixel_size=None, unit=None) -> None:
+def finish_output(
+    path, record: dict, source, name: str = "labels", pixel_size=None, unit=None, translation=None
+) -> None:
     """Write the NGFF metadata (last, with the job's record) and remove the working folder."""
     import zarr
 
@@ -138,7 +135,13 @@ def finish_output(path, record: dict, source, name: str = "labels", pixel_size=N
     group.attrs.update(
         {
             "ome": ngff_attrs(
-                source.label_axes, levels, pixel_size=pixel_size, unit=unit, name=name, image_label={}
+                source.label_axes,
+                levels,
+                pixel_size=pixel_size,
+                unit=unit,
+                name=name,
+                image_label={},
+                translation=translation,
             ),
             "segsuite": record,
         }

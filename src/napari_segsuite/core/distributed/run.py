@@ -9,8 +9,9 @@ from pathlib import Path
 
 from ..progress import Progress, run
 from .layout import block_grid, output_chunk
-from .cluster import gather_results
-from .source import open_source, tiff_files
+from .cluster import gather_results, wait_all
+from .arraysource import array_source
+from .source import SourceAxes, open_source, tiff_files
 
 __all__ = ["iter_predict_distributed", "predict_distributed", "default_halo"]
 
@@ -70,8 +71,6 @@ def iter_predict_distributed(
     **predict_kwargs,
 ):
     """Generator form of :func:`predict_distributed`: yields :class:`Progress` per finished block."""
-    from distributed import wait
-
     from ..unet.checkpoint import load_checkpoint
     from . import norm, task
     from .output import finish_output, job_record, prepare_output
@@ -79,7 +78,7 @@ def iter_predict_distributed(
 
     model_path = Path(model_path)
     load_checkpoint(model_path, kind=None)  # a missing or foreign file is refused before any work
-    files = tiff_files(input)
+    files = tiff_files(input) if isinstance(input, (str, Path, list, tuple)) else None
     if files is not None:  # one task per file
         from .files import iter_predict_files
 
@@ -96,7 +95,12 @@ def iter_predict_distributed(
                     **predict_kwargs,
                 )
             )
-    source = open_source(input, axes=axes)
+    if isinstance(input, SourceAxes):
+        source = input
+    elif isinstance(input, (str, Path)):
+        source = open_source(input, axes=axes)
+    else:
+        source = array_source(input, axes=axes)
     halo = default_halo(model_path) if halo is None else halo
     blocks = block_grid(source.outer_shape, source.plane_shape, block_size, halo)
     record = job_record(model_path, source, block_size, halo, predict_kwargs)
@@ -183,7 +187,7 @@ def iter_predict_distributed(
             )
         for i, _ in enumerate(gather_results(client, futures, "writing labels")):
             yield Progress(n, n, f"writing block {i + 1}/{n}", {"phase": "write"})
-        wait(futures)
+        wait_all(futures)
         from .output import level_arrays
 
         arrays = level_arrays(output)
@@ -205,13 +209,12 @@ def iter_predict_distributed(
                 for y in range(0, h, chunk)
                 for x in range(0, w, chunk)
             ]
-            wait(futures)
-            for f in futures:
-                f.result()
+            wait_all(futures)
             yield Progress(n, n, f"level s{level} written", {"phase": "pyramid"})
     n_objects = int(max((m.max() for m in maps if len(m)), default=0))
     pixel_size = None if source.scale is None else [s for s, a in zip(source.scale, source.axes) if a != "c"]
-    finish_output(output, record, source, pixel_size=pixel_size, unit=source.unit)
+    translation = getattr(source, "translate", None)
+    finish_output(output, record, source, pixel_size=pixel_size, unit=source.unit, translation=translation)
     yield Progress(n, n, f"{n_objects} objects", {"objects": n_objects, "merged": merged, "cut": cut})
     return Path(output)
 
@@ -229,9 +232,11 @@ def predict_distributed(model_path, input, output, *, progress=None, **kwargs):
     ----------
     model_path : str or Path
         A napari-segsuite checkpoint (U-Net or Mask R-CNN; the kind is read from the file).
-    input : str, Path or list
+    input : str, Path, list or array
         An OME-Zarr image (NGFF 0.4 or 0.5; level 0 is predicted) or a plain zarr array, cut into blocks;
-        or TIFF files (a file, a folder of them or a list), one task per file, each predicted whole.
+        or TIFF files (a file, a folder of them or a list), one task per file, each predicted whole;
+        or an array object (a zarr or dask array, e.g. a napari layer's data, or an
+        :class:`~.arraysource.ArraySource` of one carrying its scale and translate), read block by block.
     output : str or Path
         The ``.ome.zarr`` to write: an NGFF 0.5 label image (uint32, levels ``s0, s1, ...``,
         ``image-label`` metadata). Rerunning the same job on it resumes from its finished blocks.
@@ -240,7 +245,9 @@ def predict_distributed(model_path, input, output, *, progress=None, **kwargs):
         Start a ``LocalCluster`` of this many worker processes (default: dask's choice for this machine).
     scheduler : str, optional
         Address of an existing scheduler (``tcp://HOST:8786``) instead; the workers must see the input
-        and output paths and have napari-segsuite installed.
+        and output paths and have napari-segsuite installed. ``"inprocess"``: no dask at all, the blocks
+        are predicted one after the other in the calling thread (one block per progress event; closing
+        the generator stops between blocks, and a rerun resumes).
     block_size : int
         Side of the square blocks, pixels (default 2048). Worker memory is bounded by a block plus halo.
     halo : int, optional

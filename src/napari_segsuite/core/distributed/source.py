@@ -2,7 +2,8 @@
 and TIFF files (a file, a folder of them or a list).
 
 A :class:`ZarrSource` is small and picklable: workers reopen the array from its path and read only the
-region of their block.
+region of their block. An :class:`~.arraysource.ArraySource` holds an array object instead (a zarr or
+dask array, as a napari layer holds it) and reads it the same way, block by block.
 """
 
 from __future__ import annotations
@@ -12,44 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ZarrSource", "open_source", "tiff_files"]
+__all__ = ["ZarrSource", "SourceAxes", "open_source", "tiff_files"]
 
 _TIFF = (".tif", ".tiff")
 
 
-@dataclass(frozen=True)
-class ZarrSource:
-    """A zarr array read block by block.
-
-    Attributes
-    ----------
-    store : str
-        Path of the zarr store (group or array).
-    key : str
-        Path of the array inside the store (``""`` when the store is the array).
-    axes : str
-        Axis names in storage order, from ``"tczyx"``; ``y`` and ``x`` are always there.
-    shape : tuple of int
-    dtype : str
-    scale : tuple of float or None
-        Level 0's pixel size per axis (the OME-Zarr ``scale`` transformation), carried to the output.
-    unit : str or None
-        The space axes' unit, if the metadata gives one.
-    """
-
-    store: str
-    key: str
-    axes: str
-    shape: tuple
-    dtype: str
-    scale: tuple | None = None
-    unit: str | None = None
-
-    def open(self):
-        import zarr
-
-        node = zarr.open(store=self.store, mode="r")
-        return node[self.key] if self.key else node
+class SourceAxes:
+    """What every source derives from its ``axes`` and ``shape``, and how it reads one block."""
 
     @property
     def outer_axes(self) -> str:
@@ -86,6 +56,53 @@ class ZarrSource:
             kept = [a for a in self.axes if a in "cyx"]
             block = np.moveaxis(block, kept.index("c"), 0)
         return block
+
+
+@dataclass(frozen=True)
+class ZarrSource(SourceAxes):
+    """A zarr array read block by block.
+
+    Attributes
+    ----------
+    store : str
+        Path of the zarr store (group or array).
+    key : str
+        Path of the array inside the store (``""`` when the store is the array).
+    axes : str
+        Axis names in storage order, from ``"tczyx"``; ``y`` and ``x`` are always there.
+    shape : tuple of int
+    dtype : str
+    scale : tuple of float or None
+        Level 0's pixel size per axis (the OME-Zarr ``scale`` transformation), carried to the output.
+    unit : str or None
+        The space axes' unit, if the metadata gives one.
+    translate : tuple of float or None
+        Level 0's origin per spatial axis (written as the output's NGFF ``translation``).
+    """
+
+    store: str
+    key: str
+    axes: str
+    shape: tuple
+    dtype: str
+    scale: tuple | None = None
+    unit: str | None = None
+    translate: tuple | None = None
+
+    def open(self):
+        import zarr
+
+        node = zarr.open(store=self.store, mode="r")
+        return node[self.key] if self.key else node
+
+    def record(self) -> dict:
+        """The input's part of a job record (what a resumed job must find again)."""
+        return {
+            "store": str(Path(self.store).resolve()),
+            "key": self.key,
+            "axes": self.axes,
+            "shape": list(self.shape),
+        }
 
 
 def _ngff_level0(group, path: str):
@@ -130,6 +147,9 @@ def _default_axes(shape) -> str:
 
 def open_source(path, axes: str | None = None) -> ZarrSource:
     """Describe a zarr input: an OME-Zarr image (level 0 is read) or a plain zarr array.
+
+    An array object (a zarr or dask array, as a napari layer holds it) is described by
+    :func:`~.arraysource.array_source` instead.
 
     Parameters
     ----------
