@@ -54,6 +54,21 @@ def _downsample_task(job, level, plane, rows, cols):
     downsample_chunk(arrays[level - 1], arrays[level], job["label_axes"], plane, rows, cols)
 
 
+def write_pyramid(client, job, arrays, axes: str, planes, chunk: int, retries: int = 0):
+    """Fill levels ``s1, s2, ...`` of an output from the level above, one task per output chunk of each plane.
+
+    A generator: yields each level number once that level is written (the next level reads it).
+    """
+    planes = list(planes)
+    for level in range(1, len(arrays)):
+        h, w = (arrays[level].shape[axes.index(a)] for a in "yx")
+        futures = [client.submit(_downsample_task, job, level, plane, slice(y, min(y + chunk, h)),
+                                 slice(x, min(x + chunk, w)), retries=retries, pure=False)
+                   for plane in planes for y in range(0, h, chunk) for x in range(0, w, chunk)]
+        wait_all(futures)
+        yield level
+
+
 def iter_predict_distributed(
     model_path,
     input,
@@ -192,24 +207,7 @@ def iter_predict_distributed(
 
         arrays = level_arrays(output)
         chunk = output_chunk(int(block_size))
-        for level in range(1, len(arrays)):
-            h, w = (arrays[level].shape[source.label_axes.index(a)] for a in "yx")
-            futures = [
-                client.submit(
-                    _downsample_task,
-                    job,
-                    level,
-                    plane,
-                    slice(y, min(y + chunk, h)),
-                    slice(x, min(x + chunk, w)),
-                    retries=retries,
-                    pure=False,
-                )
-                for plane in planes
-                for y in range(0, h, chunk)
-                for x in range(0, w, chunk)
-            ]
-            wait_all(futures)
+        for level in write_pyramid(client, job, arrays, source.label_axes, planes, chunk, retries=retries):
             yield Progress(n, n, f"level s{level} written", {"phase": "pyramid"})
     n_objects = int(max((m.max() for m in maps if len(m)), default=0))
     pixel_size = None if source.scale is None else [s for s, a in zip(source.scale, source.axes) if a != "c"]

@@ -88,7 +88,7 @@ def iter_weightmap_distributed(
     from .layout import output_chunk
     from .output import level_arrays
     from .cluster import gather_results
-    from .run import _downsample_task
+    from .run import write_pyramid
     from .source import open_source
 
     source = open_source(labels_input, axes=axes)
@@ -153,23 +153,8 @@ def iter_weightmap_distributed(
         arrays = level_arrays(output)
         job = {"output": str(output), "label_axes": source.axes}
         outer = [range(n) for n, a in zip(source.shape, source.axes) if a not in "yx"]
-        for level in range(1, len(arrays)):
-            h, w = (arrays[level].shape[source.axes.index(a)] for a in "yx")
-            futures = [
-                client.submit(
-                    _downsample_task,
-                    job,
-                    level,
-                    plane,
-                    slice(y, min(y + chunk, h)),
-                    slice(x, min(x + chunk, w)),
-                    pure=False,
-                )
-                for plane in itertools.product(*outer)
-                for y in range(0, h, chunk)
-                for x in range(0, w, chunk)
-            ]
-            client.gather(futures)
+        for _ in write_pyramid(client, job, arrays, source.axes, itertools.product(*outer), chunk):
+            pass
     group.attrs["ome"] = ngff_attrs(source.axes, levels, name="weights")
     yield Progress(len(blocks), len(blocks), "weight map written", {"class_weights": (w_bg, w_fg)})
     return output
