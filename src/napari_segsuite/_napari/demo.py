@@ -40,8 +40,11 @@ def open_demo_viewer(run: bool = False, viewer=None):
             docked[name] = widget
         if group:
             firsts.append(viewer.window.add_plugin_dock_widget(PLUGIN, group[0])[0])
-    for dock in firsts:  # each group shows its first widget
+    from qtpy.QtCore import QTimer
+
+    for dock in firsts:  # each group shows its first widget (after napari's own raising of the last one added)
         dock.raise_()
+        QTimer.singleShot(0, dock.raise_)
     if len(firsts) > 1:  # the groups share the height evenly (napari gives a new dock the least)
         from qtpy.QtCore import Qt
 
