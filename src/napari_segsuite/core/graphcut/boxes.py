@@ -35,8 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import (DEFAULT_PARAMS, TRIMAP_BACKGROUND, TRIMAP_FOREGROUND, _box_list, _check_params,
-                     _check_trimap, _spatial_image, check_prior, clip_box)
+                     _check_trimap, _spatial_image, check_prior, clip_box, resolve_channels)
 from .crop import cut_crop
+from .features import stain_features
 from ..progress import Progress, run
 
 __all__ = ["grabcut", "grabcut_boxes", "iter_grabcut_boxes", "iter_grabcut_masks", "paint_box_masks",
@@ -68,14 +69,18 @@ def _box_mask(arr, shape, box, tri, n_iter, params, prior=None):
         t = tri[(*planes, slice(y0, y1), slice(x0, x1))]
         hard_fg, hard_bg = t == TRIMAP_FOREGROUND, t == TRIMAP_BACKGROUND
     p = None if prior is None else prior[(*planes, slice(y0, y1), slice(x0, x1))]
+    nucleus = None if params.get("nucleus_channel") is None else crop[..., params["nucleus_channel"]]
+    if params.get("features") == "stain":
+        crop = stain_features(crop, params["full_scale"])
     mask = cut_crop(crop, (r0 - y0, c0 - x0, r1 - y0, c1 - x0), hard_fg, hard_bg, n_iter,
                     params["n_components"], params["gamma"], params["core_fraction"], params["shape_prior"],
-                    params["min_contrast"], p, params["prior_weight"])
+                    params["min_contrast"], p, params["prior_weight"], nucleus)
     return BoxMask(box, (*planes, slice(y0, y1), slice(x0, x1)), mask)
 
 
 def grabcut(image, box, n_iter=5, channel_axis=None, trimap=None, *, prior=None, n_components=None, gamma=None,
-            margin=None, core_fraction=None, shape_prior=None, min_contrast=None, prior_weight=None) -> np.ndarray:
+            margin=None, core_fraction=None, shape_prior=None, min_contrast=None, prior_weight=None, features=None,
+            nucleus_channel=None) -> np.ndarray:
     """Segment the object inside one box with GrabCut.
 
     Parameters
@@ -161,8 +166,10 @@ def grabcut(image, box, n_iter=5, channel_axis=None, trimap=None, *, prior=None,
     """
     params = _check_params(n_iter, dict(n_components=n_components, gamma=gamma, margin=margin,
                                         core_fraction=core_fraction, shape_prior=shape_prior,
-                                        min_contrast=min_contrast, prior_weight=prior_weight))
+                                        min_contrast=min_contrast, prior_weight=prior_weight, features=features,
+                                        nucleus_channel=nucleus_channel))
     arr, shape = _spatial_image(image, channel_axis)
+    params = resolve_channels(arr, params)
     tri = _check_trimap(trimap, shape)
     res = _box_mask(arr, shape, box, tri, n_iter, params, check_prior(prior, shape))
     out = np.zeros(shape, bool)
@@ -177,6 +184,7 @@ def iter_grabcut_masks(image, boxes, n_iter=5, channel_axis=None, trimap=None, *
     """
     params = _check_params(n_iter, params)
     arr, shape = _spatial_image(image, channel_axis)
+    params = resolve_channels(arr, params)
     tri = _check_trimap(trimap, shape)
     prior = check_prior(prior, shape)
     boxes = _box_list(boxes)

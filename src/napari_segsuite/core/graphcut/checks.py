@@ -12,7 +12,7 @@ TRIMAP_BACKGROUND = 2
 
 #: Defaults of the keyword parameters of :func:`grabcut` (tuned on synthetic fluorescence nuclei).
 DEFAULT_PARAMS = {"n_components": 5, "gamma": 30.0, "margin": 10, "core_fraction": 0.65, "shape_prior": 1.0,
-                  "min_contrast": 1.6, "prior_weight": 2.0}
+                  "min_contrast": 1.6, "prior_weight": 2.0, "features": "auto", "nucleus_channel": None}
 
 
 # -- input checks ---------------------------------------------------------------------------------------
@@ -149,7 +149,33 @@ def _check_params(n_iter, params):
         raise ValueError(f"min_contrast must be >= 0 (0 keeps every mask), got {out['min_contrast']}.")
     if not out["prior_weight"] >= 0:
         raise ValueError(f"prior_weight must be >= 0 (0 ignores the prior), got {out['prior_weight']}.")
+    if out["features"] not in ("auto", "raw", "stain"):
+        raise ValueError(f"features must be 'auto', 'raw' or 'stain', got {out['features']!r}.")
+    nc = out["nucleus_channel"]
+    if nc is not None and (isinstance(nc, bool) or not isinstance(nc, (int, np.integer))):
+        raise ValueError(f"nucleus_channel must be a channel index (int) or None, got {nc!r}.")
     out["n_components"], out["margin"] = int(out["n_components"]), int(out["margin"])
+    return out
+
+
+def resolve_channels(arr, params):
+    """``params`` with ``features`` resolved to "raw"/"stain" for the (..., channels) image ``arr``, its
+    ``full_scale`` (for stain features) and ``nucleus_channel`` checked against the channels and made
+    non-negative."""
+    from .features import _full_scale, resolve_features
+
+    out = dict(params)
+    n = arr.shape[-1]
+    nc = out["nucleus_channel"]
+    if nc is not None:
+        if n < 2:
+            raise ValueError("nucleus_channel needs an image with 2 or more channels (give channel_axis).")
+        if not -n <= nc < n:
+            raise ValueError(f"nucleus_channel={nc} is out of range for an image with {n} channels.")
+        out["nucleus_channel"] = int(nc) % n
+    out["features"] = "raw" if (nc is not None and out["features"] == "auto") else resolve_features(
+        out["features"], arr)
+    out["full_scale"] = _full_scale(arr) if out["features"] == "stain" else 1.0
     return out
 
 

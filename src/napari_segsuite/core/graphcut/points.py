@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .boxes import BoxMask, _box_mask, paint_box_masks
-from .checks import _check_params, _check_trimap, _spatial_image, check_prior
+from .checks import _check_params, _check_trimap, _spatial_image, check_prior, resolve_channels
 from ..progress import Progress, run
 
 __all__ = ["grabcut_points", "iter_grabcut_points", "point_box"]
@@ -132,6 +132,7 @@ def iter_grabcut_points(image, points, n_iter=5, channel_axis=None, trimap=None,
     """Generator form of :func:`grabcut_points`: yields :class:`Progress` per point, returns the labels."""
     params = _check_params(n_iter, params)
     arr, shape = _spatial_image(image, channel_axis)
+    params = resolve_channels(arr, params)
     tri = _check_trimap(trimap, shape)
     prior = check_prior(prior, shape)
     pts = _check_points(points, shape)
