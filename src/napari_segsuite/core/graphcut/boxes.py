@@ -55,7 +55,7 @@ class BoxMask:
 
 
 # -- public API -----------------------------------------------------------------------------------------
-def _box_mask(arr, shape, box, tri, n_iter, params, prior=None):
+def _box_mask(arr, shape, box, tri, n_iter, params, prior=None, point=None):
     box = clip_box(box, shape)
     lead = len(shape) - 2
     planes, (r0, c0, r1, c1) = box[:lead], box[lead:]
@@ -70,11 +70,16 @@ def _box_mask(arr, shape, box, tri, n_iter, params, prior=None):
         hard_fg, hard_bg = t == TRIMAP_FOREGROUND, t == TRIMAP_BACKGROUND
     p = None if prior is None else prior[(*planes, slice(y0, y1), slice(x0, x1))]
     nucleus = None if params.get("nucleus_channel") is None else crop[..., params["nucleus_channel"]]
+    seed = None
+    if point is not None:  # (row, col) in the image: a 3x3 square of sure foreground, still contrast-tested
+        seed = np.zeros(crop.shape[:2], bool)
+        pr, pc = int(point[0]) - y0, int(point[1]) - x0
+        seed[max(pr - 1, 0):pr + 2, max(pc - 1, 0):pc + 2] = True
     if params.get("features") == "stain":
         crop = stain_features(crop, params["full_scale"])
     mask = cut_crop(crop, (r0 - y0, c0 - x0, r1 - y0, c1 - x0), hard_fg, hard_bg, n_iter,
                     params["n_components"], params["gamma"], params["core_fraction"], params["shape_prior"],
-                    params["min_contrast"], p, params["prior_weight"], nucleus)
+                    params["min_contrast"], p, params["prior_weight"], nucleus, seed)
     return BoxMask(box, (*planes, slice(y0, y1), slice(x0, x1)), mask)
 
 

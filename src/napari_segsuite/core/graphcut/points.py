@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .boxes import BoxMask, _box_mask, paint_box_masks
+from .boxes import BoxMask, _box_mask
 from .checks import _check_params, _check_trimap, _spatial_image, check_prior, resolve_channels
 from ..progress import Progress, run
 
@@ -61,8 +61,8 @@ def _blob_radius(gray, r, c, max_radius):
     resp = np.asarray(resp)
     peaks = np.flatnonzero((resp[1:-1] >= resp[:-2]) & (resp[1:-1] > resp[2:])) + 1
     peaks = peaks[resp[peaks] >= 0.6 * resp.max()]  # texture inside an object makes weak small-scale peaks
-    if not peaks.size:  # no blob scale up to max_radius: the point is on no object (e.g. between objects)
-        return None
+    if not peaks.size:  # no peak: fall back on the strongest scale, GrabCut's contrast test judges the cut
+        return float(np.sqrt(2) * sigmas[int(np.argmax(resp))]) if resp.max() > 0 else None
     return float(np.sqrt(2) * sigmas[int(peaks[0])])
 
 
@@ -150,10 +150,32 @@ def iter_grabcut_points(image, points, n_iter=5, channel_axis=None, trimap=None,
         if box is None:
             masks.append(None)
         else:
-            res = _box_mask(arr, shape, (*planes, *box), tri, n_iter, params, prior)
+            res = _box_mask(arr, shape, (*planes, *box), tri, n_iter, params, prior, point=(r, c))
             masks.append(_keep_if_under_point(res, planes, r, c, int(snap)))
         yield Progress(i + 1, len(pts), f"GrabCut point {i + 1}/{len(pts)}")
-    return paint_box_masks(shape, masks)
+    return paint_point_masks(shape, masks, pts)
+
+
+def paint_point_masks(shape, masks, pts):
+    """Paint point masks as instances 1..N; a pixel two masks claim goes to the nearer of their points.
+
+    A mask that spills over a neighbouring object then cannot take that object's own point away (each
+    point is nearest to itself), so no point on an object is left without its instance.
+    """
+    out = np.zeros(shape, np.int32)
+    best = np.full(shape, np.inf)
+    for i, (res, pt) in enumerate(zip(masks, pts)):
+        if res is None:
+            continue
+        lead = len(res.slices) - 2
+        sy, sx = res.slices[lead], res.slices[lead + 1]
+        yy, xx = np.ogrid[sy.start:sy.stop, sx.start:sx.stop]
+        d = np.hypot(yy - pt[lead], xx - pt[lead + 1])
+        view_best, view_out = best[res.slices], out[res.slices]
+        win = res.mask & (d < view_best)
+        view_best[win] = d[win]
+        view_out[win] = i + 1
+    return out
 
 
 def _keep_if_under_point(res: BoxMask, planes, r, c, snap):
@@ -188,7 +210,7 @@ def grabcut_points(image, points, n_iter=5, channel_axis=None, trimap=None, *, p
     -------
     ndarray of int32
         Instance labels of the image's spatial shape; a point on nothing that stands out (plain background,
-        between objects) leaves its id unused. Later points win overlaps.
+        between objects) leaves its id unused. Where two masks overlap, a pixel goes to the nearer point.
 
     Raises
     ------
