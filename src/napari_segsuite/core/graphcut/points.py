@@ -61,8 +61,8 @@ def _blob_radius(gray, r, c, max_radius):
     resp = np.asarray(resp)
     peaks = np.flatnonzero((resp[1:-1] >= resp[:-2]) & (resp[1:-1] > resp[2:])) + 1
     peaks = peaks[resp[peaks] >= 0.6 * resp.max()]  # texture inside an object makes weak small-scale peaks
-    if not peaks.size:  # no peak: fall back on the strongest scale, GrabCut's contrast test judges the cut
-        return float(np.sqrt(2) * sigmas[int(np.argmax(resp))]) if resp.max() > 0 else None
+    if not peaks.size:  # no blob scale up to max_radius: the point is on no object (e.g. between objects)
+        return None
     return float(np.sqrt(2) * sigmas[int(peaks[0])])
 
 
@@ -150,8 +150,14 @@ def iter_grabcut_points(image, points, n_iter=5, channel_axis=None, trimap=None,
         if box is None:
             masks.append(None)
         else:
-            res = _box_mask(arr, shape, (*planes, *box), tri, n_iter, params, prior, point=(r, c))
-            masks.append(_keep_if_under_point(res, planes, r, c, int(snap)))
+            res = _box_mask(arr, shape, (*planes, *box), tri, n_iter, params, prior)
+            kept = _keep_if_under_point(res, planes, r, c, int(snap))
+            if kept is None and res.mask.any() and prior is not None and prior[(*planes, r, c)] >= 0.5:
+                # the prior sees an object at the point, but the cut took another part of the box: cut again
+                # with the clicked pixels as foreground (still contrast-tested)
+                res = _box_mask(arr, shape, (*planes, *box), tri, n_iter, params, prior, point=(r, c))
+                kept = _keep_if_under_point(res, planes, r, c, int(snap))
+            masks.append(kept)
         yield Progress(i + 1, len(pts), f"GrabCut point {i + 1}/{len(pts)}")
     return paint_point_masks(shape, masks, pts)
 
