@@ -123,6 +123,18 @@ def grabcut(image, box, n_iter=5, channel_axis=None, trimap=None, *, prior=None,
         holds no object): see Notes. 0 keeps every mask. Ignored when ``trimap`` marks foreground in the box.
     prior_weight : float
         Weight of the prior's term (1 = the plain log-probabilities; 0 ignores the prior).
+    features : {"auto", "raw", "stain"}
+        What the colour models and the smoothness term see. "raw": the channels as given. "stain": the
+        hematoxylin optical density of an RGB image (colour deconvolution; nuclei in H&E stand out in it
+        whatever their brightness, and the eosin-stained fibres around them do not). "auto" (default):
+        "stain" for an RGB image on a bright background (brightfield), "raw" otherwise and whenever
+        ``nucleus_channel`` is given.
+    nucleus_channel : int, optional
+        For whole cells in a multichannel image: the channel marking the nucleus (e.g. Hoechst). Its
+        bright part in the box's core is taken as sure foreground and the other bright nuclei in the box
+        as sure background (other cells). The defaults of ``gamma``, ``shape_prior`` and ``min_contrast``
+        then become 10, 5 and 0: neighbouring cells in a confluent sheet differ by little but their
+        nucleus, so the contrast test would drop real cells.
 
     Returns
     -------
@@ -246,8 +258,8 @@ def grabcut_boxes(image, boxes, n_iter=5, channel_axis=None, trimap=None, *, pri
         Called with a :class:`Progress` event after each box (see :func:`run`).
     **params
         ``n_components``, ``gamma``, ``margin``, ``core_fraction``, ``shape_prior``, ``min_contrast``,
-        ``prior_weight`` as in :func:`grabcut`. A box whose mask is dropped leaves its id unused (box ``i`` is
-        always id ``i + 1``).
+        ``prior_weight``, ``features``, ``nucleus_channel`` as in :func:`grabcut`. A box whose mask is
+        dropped leaves its id unused (box ``i`` is always id ``i + 1``).
 
     Returns
     -------

@@ -218,7 +218,8 @@ def cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_frac
 
     ``nucleus`` (the crop of a nucleus channel, or None): its bright part inside the box's core
     (:func:`~napari_segsuite.core.graphcut.features.nucleus_seed`) is foreground for sure, so the cut grows
-    the whole cell around the nucleus and keeps it.
+    the whole cell around the nucleus and keeps it; the other nuclei in the box are background for sure
+    (they are other cells).
 
     ``seed`` (bool mask of the crop, or None): pixels that are foreground for the cut (e.g. a clicked
     point), but unlike ``hard_fg`` they do not exempt the mask from the contrast test.
@@ -227,7 +228,9 @@ def cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_frac
         inbox = np.zeros(crop.shape[:2], bool)
         inbox[box[0]:box[2], box[1]:box[3]] = True
         core = _ellipse(crop.shape[:2], box, core_fraction) & inbox
-        hard_fg = (hard_fg | (nucleus_seed(nucleus, inbox & ~hard_bg, core) & ~hard_bg))
+        own, others = nucleus_seed(nucleus, inbox & ~hard_bg, core)
+        hard_fg = hard_fg | (own & ~hard_bg)
+        hard_bg = hard_bg | (others & ~hard_fg)
     judged_fg = hard_fg
     if seed is not None:
         hard_fg = hard_fg | (seed & ~hard_bg)

@@ -66,30 +66,36 @@ def stain_features(crop, full_scale: float) -> np.ndarray:
 
 
 def nucleus_seed(channel, inbox, core):
-    """Pixels of a nucleus channel (rows, cols) that are bright within the box's ``core``: an Otsu threshold
-    between the core's and the whole box's levels, the connected part overlapping the core most.
+    """``(own, others)``: the nucleus of a nucleus channel (rows, cols) that is bright within the box's
+    ``core``, and the other bright nuclei in the box (each other cell's nucleus, not this cell).
 
-    Empty when the core holds no pixel clearly brighter than the box's background (its median).
+    Bright = above an Otsu threshold of the box's pixels; ``own`` is the bright part overlapping the core
+    most. Both empty when the core holds no pixel clearly brighter than the box's background (its median
+    plus 3 robust standard deviations).
     """
     from skimage.filters import threshold_otsu
 
     x = np.asarray(channel, np.float64)
+    none = np.zeros_like(core), np.zeros_like(core)
     vals = x[inbox]
     if vals.size < 4 or np.ptp(vals) <= 0 or not core.any():
-        return np.zeros_like(core)
+        return none
     t = threshold_otsu(vals)
     bright = (x > t) & inbox
     lab, n = ndi.label(bright)
-    if n == 0:
-        return bright
     overlap = np.bincount(lab[core], minlength=n + 1)
     overlap[0] = 0
-    if overlap.max() < 4:
-        return np.zeros_like(core)
-    seed = lab == int(np.argmax(overlap))
-    # a real nucleus stands out: its median is well above the box's background median
-    med_bg = np.median(x[inbox & ~bright]) if (inbox & ~bright).any() else t
-    spread = 1.4826 * np.median(np.abs(x[inbox & ~bright] - med_bg)) if (inbox & ~bright).any() else 0.0
-    if np.median(x[seed]) - med_bg < 3 * max(spread, 1e-9):
-        return np.zeros_like(core)
-    return ndi.binary_fill_holes(seed)
+    dim = inbox & ~bright
+    if n == 0 or overlap.max() < 4 or not dim.any():
+        return none
+    med_bg = np.median(x[dim])
+    spread = 1.4826 * np.median(np.abs(x[dim] - med_bg))
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)
+    meds = ndi.median(x, lab, np.arange(1, n + 1))
+    real = np.concatenate([[False], (np.asarray(meds) - med_bg >= 3 * max(spread, 1e-9)) & (sizes[1:] >= 4)])
+    best = int(np.argmax(overlap))
+    if not real[best]:
+        return none
+    own = ndi.binary_fill_holes(lab == best)
+    others = real[lab] & (lab != best)
+    return own, others

@@ -210,7 +210,7 @@ def grabcut_points(image, points, n_iter=5, channel_axis=None, trimap=None, *, p
         Called with a :class:`Progress` event after each point.
     **params
         ``n_components``, ``gamma``, ``margin``, ``core_fraction``, ``shape_prior``, ``min_contrast``,
-        ``prior_weight`` as in :func:`grabcut`.
+        ``prior_weight``, ``features``, ``nucleus_channel`` as in :func:`grabcut`.
 
     Returns
     -------
