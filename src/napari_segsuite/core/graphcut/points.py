@@ -8,6 +8,11 @@ For each ``(row, col)`` point a box is estimated, then cut as any GrabCut box:
 * otherwise, and where the prior sees nothing there: the scale of the blob under the point, the scale at
   which the scale-normalised Laplacian of Gaussian of the image (bright or dark blobs alike) is largest.
 
+Where the Laplacian has no peak (a nucleus in a tight cluster), the box comes from the part of the image brighter
+than an Otsu threshold of the point's surroundings. If the cut takes another object in the box while the point
+looks like one (the prior says so, or the point is in that bright part), the box is cut again with the clicked
+3x3 pixels as foreground, still contrast-tested. Where two masks overlap, a pixel goes to the nearer point.
+
 The mask must cover the point (within ``snap`` pixels), else the point stands on nothing (between objects,
 on plain background) and its instance stays empty, as does a box whose cut fails GrabCut's contrast test.
 """
@@ -66,6 +71,19 @@ def _blob_radius(gray, r, c, max_radius):
     return float(np.sqrt(2) * sigmas[int(peaks[0])])
 
 
+def _bright_part(gray, r, c, max_radius):
+    """0/1 map of the pixels above an Otsu threshold of the window (2 ``max_radius`` wide) around (r, c)."""
+    from skimage.filters import threshold_otsu
+
+    reach = int(2 * max_radius)
+    y0, x0 = max(r - reach, 0), max(c - reach, 0)
+    win = gray[y0:r + reach + 1, x0:c + reach + 1]
+    out = np.zeros(gray.shape, np.float32)
+    if np.ptp(win) > 0:
+        out[y0:y0 + win.shape[0], x0:x0 + win.shape[1]] = win > threshold_otsu(win)
+    return out
+
+
 def _prior_extent(prior, r, c, snap, max_radius):
     """(radius, (r0, c0, r1, c1)) of the prior's object under (r, c), or None when the prior sees none."""
     reach = int(3 * max_radius)
@@ -114,8 +132,14 @@ def point_box(image_gray, point, prior=None, *, max_radius: float = 40.0, snap: 
         return (max(b0 - BOX_PAD, r - half), max(b1 - BOX_PAD, c - half),
                 min(b2 + BOX_PAD, r + half + 1), min(b3 + BOX_PAD, c + half + 1))
     radius = _blob_radius(image_gray, r, c, max_radius)
-    if radius is None:
-        return None
+    if radius is None:  # no blob scale (e.g. a nucleus in a tight cluster): the bright part under the point
+        found = _prior_extent(_bright_part(image_gray, r, c, max_radius), r, c, 0, max_radius)
+        if found is None or found[0] < 1.5:
+            return None
+        radius, (b0, b1, b2, b3) = found
+        half = int(np.ceil(min(2.5 * radius, max_radius))) + BOX_PAD
+        return (max(b0 - BOX_PAD, r - half), max(b1 - BOX_PAD, c - half),
+                min(b2 + BOX_PAD, r + half + 1), min(b3 + BOX_PAD, c + half + 1))
     half = int(np.ceil(1.15 * radius)) + BOX_PAD
     return (r - half, c - half, r + half + 1, c + half + 1)
 
@@ -152,9 +176,9 @@ def iter_grabcut_points(image, points, n_iter=5, channel_axis=None, trimap=None,
         else:
             res = _box_mask(arr, shape, (*planes, *box), tri, n_iter, params, prior)
             kept = _keep_if_under_point(res, planes, r, c, int(snap))
-            if kept is None and res.mask.any() and prior is not None and prior[(*planes, r, c)] >= 0.5:
-                # the prior sees an object at the point, but the cut took another part of the box: cut again
-                # with the clicked pixels as foreground (still contrast-tested)
+            if kept is None and res.mask.any() and _object_at(grays[planes], prior, planes, r, c, max_radius):
+                # an object at the point, but the cut took another one in the box: cut again with the
+                # clicked pixels as foreground (still contrast-tested)
                 res = _box_mask(arr, shape, (*planes, *box), tri, n_iter, params, prior, point=(r, c))
                 kept = _keep_if_under_point(res, planes, r, c, int(snap))
             masks.append(kept)
@@ -182,6 +206,14 @@ def paint_point_masks(shape, masks, pts):
         view_best[win] = d[win]
         view_out[win] = i + 1
     return out
+
+
+def _object_at(gray, prior, planes, r, c, max_radius):
+    """Whether the point looks like an object: the prior says so, or (without one) it is brighter than an
+    Otsu threshold of its surroundings."""
+    if prior is not None:
+        return bool(prior[(*planes, r, c)] >= 0.5)
+    return bool(_bright_part(gray, r, c, max_radius)[r, c])
 
 
 def _keep_if_under_point(res: BoxMask, planes, r, c, snap):
