@@ -17,6 +17,9 @@ back non-empty, i.e. a fake object, with the default contrast test and with it o
 and for OpenCV. Last, the astronaut RGB image (scikit-image) with a box around the person, IoU between
 segsuite and OpenCV (no ground truth there; a sanity check that RGB works) and the foreground fraction of
 each.
+
+First (``--colour-only`` stops there): the synthetic H&E sample with ``features="raw"`` and ``"stain"``, and
+the real two-channel scratch-assay cells with and without ``nucleus_channel``.
 """
 
 from __future__ import annotations
@@ -195,6 +198,39 @@ def prior_benchmark(fields, model):
             print(f"  points at centres, {k:<8} mean IoU {v.mean():.3f}  min {v.min():.3f}  empty {(v == 0).sum()}")
 
 
+def _inner(boxes, shape):
+    h, w = shape
+    return [(i, b) for i, b in boxes if b[0] > 0 and b[1] > 0 and b[2] < h and b[3] < w]
+
+
+def colour_benchmark():
+    """Stain features on the synthetic H&E sample, nucleus seeding on the real two-channel cells."""
+    from pathlib import Path
+
+    image, labels = load_sample("histology")
+    boxes = _inner(nucleus_boxes(labels), labels.shape)
+    print(f"histology sample (synthetic H&E): {len(boxes)} nuclei away from the border, boxes +{PAD} px")
+    for feats in ("raw", "stain"):
+        v = np.array([iou(grabcut(image, b, channel_axis=-1, features=feats), labels == i) for i, b in boxes])
+        print(f"  features={feats:<6} mean IoU {v.mean():.3f}  min {v.min():.3f}  empty {(v == 0).sum()}")
+    root = Path(__file__).resolve().parents[1] / "sample_data" / "real"
+    path = root / "scratch_assay_cells_t00.tif"
+    if not path.is_file():
+        print(f"  (no {path}: whole-cell part skipped)")
+        return
+    import tifffile
+
+    image = tifffile.imread(path)
+    labels = tifffile.imread(root / "scratch_assay_cells_t00_masks.tif").astype(np.int32)
+    boxes = nucleus_boxes(labels)
+    print(f"real cells (2 channels, AUTOMATIC reference labels): {len(boxes)} cells, boxes +{PAD} px")
+    for name, kw in (("raw, plain defaults", {}), ("raw, nucleus-mode params", dict(gamma=10.0, shape_prior=5.0,
+                                                                                    min_contrast=0.0)),
+                     ("nucleus_channel=1", dict(nucleus_channel=1))):
+        v = np.array([iou(grabcut(image, b, channel_axis=-1, **kw), labels == i) for i, b in boxes])
+        print(f"  {name:<25} mean IoU {v.mean():.3f}  min {v.min():.3f}  empty {(v == 0).sum()}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="*", default=[1, 2], help="extra synthetic_nuclei fields")
@@ -203,7 +239,11 @@ def main(argv=None):
     ap.add_argument("--real", action="store_true", help="also the real ndev scratch-assay nuclei (automatic "
                     "labels, not human ground truth) from /work/realdata")
     ap.add_argument("--prior-only", action="store_true", help="only the prior / points section")
+    ap.add_argument("--colour-only", action="store_true", help="only stain features and whole cells")
     args = ap.parse_args(argv)
+    colour_benchmark()
+    if args.colour_only:
+        return
     fields = [("nuclei_test", *load_sample("nuclei_test"))]
     fields += [(f"synthetic seed {s}", *synthetic_nuclei((256, 256), seed=s)) for s in args.seeds]
     from napari_segsuite.core.samples import sample_path

@@ -88,3 +88,24 @@ def test_cli_grabcut_with_the_sample_unet_as_prior(tmp_path, capsys):
         assert np.logical_and(labels == k, truth == i).sum() / np.logical_or(labels == k, truth == i).sum() > 0.75
     assert main(["grabcut", str(path), *boxes, "--model", str(tmp_path / "none.pt"), "-o", str(out)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_cli_grabcut_nucleus_channel_matches_the_api(tmp_path):
+    from napari_segsuite.core.graphcut.boxes import grabcut_boxes
+
+    yy, xx = np.mgrid[:80, :80]
+    cell = np.hypot(yy - 40, xx - 40) <= 16
+    nucleus = np.hypot(yy - 36, xx - 43) <= 6
+    rng = np.random.default_rng(0)
+    img = np.stack([300 * cell + 1000 + rng.normal(0, 60, cell.shape),
+                    2000 * nucleus + 500 + rng.normal(0, 60, cell.shape)], -1).astype(np.uint16)
+    path, out = tmp_path / "two.tif", tmp_path / "out.tif"
+    tifffile.imwrite(path, img)
+    assert main(["grabcut", str(path), "--channel-axis", "-1", "--nucleus-channel", "1", "--box", "20,20,61,61",
+                 "-o", str(out)]) == 0
+    labels = tifffile.imread(out)
+    expected = grabcut_boxes(img, [(20, 20, 61, 61)], channel_axis=-1, nucleus_channel=1)
+    assert np.array_equal(labels, expected)
+    assert (labels[nucleus] == 1).all() and (labels == 1).sum() > 2 * nucleus.sum()
+    assert main(["grabcut", str(path), "--channel-axis", "-1", "--nucleus-channel", "5", "--box", "20,20,61,61",
+                 "-o", str(tmp_path / "bad.tif")]) != 0

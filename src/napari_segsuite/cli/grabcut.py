@@ -54,12 +54,19 @@ def register(sub):
     p.add_argument("--trimap", type=Path, default=None,
                    help="label image of scribbles: 1 = foreground, 2 = background (hard constraints)")
     p.add_argument("--n-iter", type=int, default=5, help="model/cut rounds per box")
-    p.add_argument("--gamma", type=float, default=DEFAULT_PARAMS["gamma"], help="smoothness weight")
+    p.add_argument("--gamma", type=float, default=None,
+                   help=f"smoothness weight (default {DEFAULT_PARAMS['gamma']:g}; 10 with --nucleus-channel)")
     p.add_argument("--margin", type=int, default=DEFAULT_PARAMS["margin"],
                    help="background margin around each box in px")
-    p.add_argument("--min-contrast", type=float, default=DEFAULT_PARAMS["min_contrast"],
+    p.add_argument("--min-contrast", type=float, default=None,
                    help="a box whose cut stands out from its surroundings by fewer noise levels stays empty "
-                        "(0 keeps every box)")
+                        f"(0 keeps every box; default {DEFAULT_PARAMS['min_contrast']:g}, 0 with --nucleus-channel)")
+    p.add_argument("--features", choices=("auto", "raw", "stain"), default="auto",
+                   help="what the colour models see: stain = hematoxylin optical density (H&E nuclei); "
+                        "auto = stain for brightfield RGB, raw channels otherwise")
+    p.add_argument("--nucleus-channel", type=int, default=None, metavar="C",
+                   help="multichannel whole cells: the channel marking the nucleus, taken as sure foreground "
+                        "inside each box")
     p.set_defaults(func=_cmd_grabcut)
 
 
@@ -120,7 +127,8 @@ def _cmd_grabcut(args) -> int:
     _check_boxes_inside(args.box, image.shape, channel_axis)
     prior = _prior(args, image, channel_axis)
     params = {k: v for k, v in (("gamma", args.gamma), ("margin", args.margin),
-                                ("min_contrast", args.min_contrast)) if v is not None}
+                                ("min_contrast", args.min_contrast), ("features", args.features),
+                                ("nucleus_channel", args.nucleus_channel)) if v is not None}
     masks = []
     if args.box:
         masks = run(iter_grabcut_masks(image, args.box, args.n_iter, channel_axis, trimap, prior=prior, **params),

@@ -35,8 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import (DEFAULT_PARAMS, TRIMAP_BACKGROUND, TRIMAP_FOREGROUND, _box_list, _check_params,
-                     _check_trimap, _spatial_image, check_prior, clip_box)
+                     _check_trimap, _spatial_image, check_prior, clip_box, resolve_channels)
 from .crop import cut_crop
+from .features import stain_features
 from ..progress import Progress, run
 
 __all__ = ["grabcut", "grabcut_boxes", "iter_grabcut_boxes", "iter_grabcut_masks", "paint_box_masks",
@@ -54,7 +55,7 @@ class BoxMask:
 
 
 # -- public API -----------------------------------------------------------------------------------------
-def _box_mask(arr, shape, box, tri, n_iter, params, prior=None):
+def _box_mask(arr, shape, box, tri, n_iter, params, prior=None, point=None):
     box = clip_box(box, shape)
     lead = len(shape) - 2
     planes, (r0, c0, r1, c1) = box[:lead], box[lead:]
@@ -68,14 +69,23 @@ def _box_mask(arr, shape, box, tri, n_iter, params, prior=None):
         t = tri[(*planes, slice(y0, y1), slice(x0, x1))]
         hard_fg, hard_bg = t == TRIMAP_FOREGROUND, t == TRIMAP_BACKGROUND
     p = None if prior is None else prior[(*planes, slice(y0, y1), slice(x0, x1))]
+    nucleus = None if params.get("nucleus_channel") is None else crop[..., params["nucleus_channel"]]
+    seed = None
+    if point is not None:  # (row, col) in the image: a 3x3 square of sure foreground, still contrast-tested
+        seed = np.zeros(crop.shape[:2], bool)
+        pr, pc = int(point[0]) - y0, int(point[1]) - x0
+        seed[max(pr - 1, 0):pr + 2, max(pc - 1, 0):pc + 2] = True
+    if params.get("features") == "stain":
+        crop = stain_features(crop, params["full_scale"])
     mask = cut_crop(crop, (r0 - y0, c0 - x0, r1 - y0, c1 - x0), hard_fg, hard_bg, n_iter,
                     params["n_components"], params["gamma"], params["core_fraction"], params["shape_prior"],
-                    params["min_contrast"], p, params["prior_weight"])
+                    params["min_contrast"], p, params["prior_weight"], nucleus, seed)
     return BoxMask(box, (*planes, slice(y0, y1), slice(x0, x1)), mask)
 
 
 def grabcut(image, box, n_iter=5, channel_axis=None, trimap=None, *, prior=None, n_components=None, gamma=None,
-            margin=None, core_fraction=None, shape_prior=None, min_contrast=None, prior_weight=None) -> np.ndarray:
+            margin=None, core_fraction=None, shape_prior=None, min_contrast=None, prior_weight=None, features=None,
+            nucleus_channel=None) -> np.ndarray:
     """Segment the object inside one box with GrabCut.
 
     Parameters
@@ -113,6 +123,18 @@ def grabcut(image, box, n_iter=5, channel_axis=None, trimap=None, *, prior=None,
         holds no object): see Notes. 0 keeps every mask. Ignored when ``trimap`` marks foreground in the box.
     prior_weight : float
         Weight of the prior's term (1 = the plain log-probabilities; 0 ignores the prior).
+    features : {"auto", "raw", "stain"}
+        What the colour models and the smoothness term see. "raw": the channels as given. "stain": the
+        hematoxylin optical density of an RGB image (colour deconvolution; nuclei in H&E stand out in it
+        whatever their brightness, and the eosin-stained fibres around them do not). "auto" (default):
+        "stain" for an RGB image on a bright background (brightfield), "raw" otherwise and whenever
+        ``nucleus_channel`` is given.
+    nucleus_channel : int, optional
+        For whole cells in a multichannel image: the channel marking the nucleus (e.g. Hoechst). Its
+        bright part in the box's core is taken as sure foreground and the other bright nuclei in the box
+        as sure background (other cells). The defaults of ``gamma``, ``shape_prior`` and ``min_contrast``
+        then become 10, 5 and 0: neighbouring cells in a confluent sheet differ by little but their
+        nucleus, so the contrast test would drop real cells.
 
     Returns
     -------
@@ -161,8 +183,10 @@ def grabcut(image, box, n_iter=5, channel_axis=None, trimap=None, *, prior=None,
     """
     params = _check_params(n_iter, dict(n_components=n_components, gamma=gamma, margin=margin,
                                         core_fraction=core_fraction, shape_prior=shape_prior,
-                                        min_contrast=min_contrast, prior_weight=prior_weight))
+                                        min_contrast=min_contrast, prior_weight=prior_weight, features=features,
+                                        nucleus_channel=nucleus_channel))
     arr, shape = _spatial_image(image, channel_axis)
+    params = resolve_channels(arr, params)
     tri = _check_trimap(trimap, shape)
     res = _box_mask(arr, shape, box, tri, n_iter, params, check_prior(prior, shape))
     out = np.zeros(shape, bool)
@@ -177,6 +201,7 @@ def iter_grabcut_masks(image, boxes, n_iter=5, channel_axis=None, trimap=None, *
     """
     params = _check_params(n_iter, params)
     arr, shape = _spatial_image(image, channel_axis)
+    params = resolve_channels(arr, params)
     tri = _check_trimap(trimap, shape)
     prior = check_prior(prior, shape)
     boxes = _box_list(boxes)
@@ -233,8 +258,8 @@ def grabcut_boxes(image, boxes, n_iter=5, channel_axis=None, trimap=None, *, pri
         Called with a :class:`Progress` event after each box (see :func:`run`).
     **params
         ``n_components``, ``gamma``, ``margin``, ``core_fraction``, ``shape_prior``, ``min_contrast``,
-        ``prior_weight`` as in :func:`grabcut`. A box whose mask is dropped leaves its id unused (box ``i`` is
-        always id ``i + 1``).
+        ``prior_weight``, ``features``, ``nucleus_channel`` as in :func:`grabcut`. A box whose mask is
+        dropped leaves its id unused (box ``i`` is always id ``i + 1``).
 
     Returns
     -------

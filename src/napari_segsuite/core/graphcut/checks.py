@@ -12,8 +12,12 @@ TRIMAP_BACKGROUND = 2
 
 #: Defaults of the keyword parameters of :func:`grabcut` (tuned on synthetic fluorescence nuclei).
 DEFAULT_PARAMS = {"n_components": 5, "gamma": 30.0, "margin": 10, "core_fraction": 0.65, "shape_prior": 1.0,
-                  "min_contrast": 1.6, "prior_weight": 2.0}
+                  "min_contrast": 1.6, "prior_weight": 2.0, "features": "auto", "nucleus_channel": None}
 
+#: Defaults that differ with a ``nucleus_channel`` (whole cells, often confluent): a cell differs from its
+#: neighbours by little but its nucleus, so the contrast test would drop real cells, and the box's shape
+#: counts more (mean IoU on the real scratch-assay cells: 0.17 with the plain defaults, 0.54 with these).
+NUCLEUS_DEFAULTS = {"gamma": 10.0, "shape_prior": 5.0, "min_contrast": 0.0}
 
 # -- input checks ---------------------------------------------------------------------------------------
 def _spatial_image(image, channel_axis):
@@ -131,7 +135,9 @@ def _check_params(n_iter, params):
     unknown = set(params) - set(DEFAULT_PARAMS)
     if unknown:
         raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
-    out = {**DEFAULT_PARAMS, **{k: v for k, v in params.items() if v is not None}}
+    given = {k: v for k, v in params.items() if v is not None}
+    defaults = {**DEFAULT_PARAMS, **(NUCLEUS_DEFAULTS if given.get("nucleus_channel") is not None else {})}
+    out = {**defaults, **given}
     if int(n_iter) < 1:
         raise ValueError(f"n_iter must be at least 1, got {n_iter}.")
     if int(out["n_components"]) < 1:
@@ -149,7 +155,33 @@ def _check_params(n_iter, params):
         raise ValueError(f"min_contrast must be >= 0 (0 keeps every mask), got {out['min_contrast']}.")
     if not out["prior_weight"] >= 0:
         raise ValueError(f"prior_weight must be >= 0 (0 ignores the prior), got {out['prior_weight']}.")
+    if out["features"] not in ("auto", "raw", "stain"):
+        raise ValueError(f"features must be 'auto', 'raw' or 'stain', got {out['features']!r}.")
+    nc = out["nucleus_channel"]
+    if nc is not None and (isinstance(nc, bool) or not isinstance(nc, (int, np.integer))):
+        raise ValueError(f"nucleus_channel must be a channel index (int) or None, got {nc!r}.")
     out["n_components"], out["margin"] = int(out["n_components"]), int(out["margin"])
+    return out
+
+
+def resolve_channels(arr, params):
+    """``params`` with ``features`` resolved to "raw"/"stain" for the (..., channels) image ``arr``, its
+    ``full_scale`` (for stain features) and ``nucleus_channel`` checked against the channels and made
+    non-negative."""
+    from .features import _full_scale, resolve_features
+
+    out = dict(params)
+    n = arr.shape[-1]
+    nc = out["nucleus_channel"]
+    if nc is not None:
+        if n < 2:
+            raise ValueError("nucleus_channel needs an image with 2 or more channels (give channel_axis).")
+        if not -n <= nc < n:
+            raise ValueError(f"nucleus_channel={nc} is out of range for an image with {n} channels.")
+        out["nucleus_channel"] = int(nc) % n
+    out["features"] = "raw" if (nc is not None and out["features"] == "auto") else resolve_features(
+        out["features"], arr)
+    out["full_scale"] = _full_scale(arr) if out["features"] == "stain" else 1.0
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from .features import nucleus_seed
 from .gmm import GaussianMixture
 from .maxflow import GridCut, contrast_weights
 
@@ -204,7 +205,7 @@ def object_contrast(crop, mask, box, width: int = 2) -> float:
 
 
 def cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior,
-             min_contrast=0.0, prior=None, prior_weight=0.0):
+             min_contrast=0.0, prior=None, prior_weight=0.0, nucleus=None, seed=None):
     """GrabCut on one crop. ``box`` is in crop coordinates; returns the bool mask of the crop.
 
     With ``min_contrast > 0`` and no hard foreground in the box, a mask whose :func:`object_contrast` is
@@ -214,10 +215,28 @@ def cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_frac
 
     ``prior`` (the crop's foreground probabilities, or None) adds :func:`prior_costs` to the data term, and
     the first foreground model is learnt from the core's pixels with ``prior >= 0.5``.
+
+    ``nucleus`` (the crop of a nucleus channel, or None): its bright part inside the box's core
+    (:func:`~napari_segsuite.core.graphcut.features.nucleus_seed`) is foreground for sure, so the cut grows
+    the whole cell around the nucleus and keeps it; the other nuclei in the box are background for sure
+    (they are other cells).
+
+    ``seed`` (bool mask of the crop, or None): pixels that are foreground for the cut (e.g. a clicked
+    point), but unlike ``hard_fg`` they do not exempt the mask from the contrast test.
     """
+    if nucleus is not None:
+        inbox = np.zeros(crop.shape[:2], bool)
+        inbox[box[0]:box[2], box[1]:box[3]] = True
+        core = _ellipse(crop.shape[:2], box, core_fraction) & inbox
+        own, others = nucleus_seed(nucleus, inbox & ~hard_bg, core)
+        hard_fg = hard_fg | (own & ~hard_bg)
+        hard_bg = hard_bg | (others & ~hard_fg)
+    judged_fg = hard_fg
+    if seed is not None:
+        hard_fg = hard_fg | (seed & ~hard_bg)
     mask = _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior, prior,
                 prior_weight)
-    if min_contrast > 0 and not (hard_fg & mask).any() and object_contrast(crop, mask, box) < min_contrast:
+    if min_contrast > 0 and not (judged_fg & mask).any() and object_contrast(crop, mask, box) < min_contrast:
         return np.zeros_like(mask)
     return mask
 

@@ -8,6 +8,11 @@ For each ``(row, col)`` point a box is estimated, then cut as any GrabCut box:
 * otherwise, and where the prior sees nothing there: the scale of the blob under the point, the scale at
   which the scale-normalised Laplacian of Gaussian of the image (bright or dark blobs alike) is largest.
 
+Where the Laplacian has no peak (a nucleus in a tight cluster), the box comes from the part of the image brighter
+than an Otsu threshold of the point's surroundings. If the cut takes another object in the box while the point
+looks like one (the prior says so, or the point is in that bright part), the box is cut again with the clicked
+3x3 pixels as foreground, still contrast-tested. Where two masks overlap, a pixel goes to the nearer point.
+
 The mask must cover the point (within ``snap`` pixels), else the point stands on nothing (between objects,
 on plain background) and its instance stays empty, as does a box whose cut fails GrabCut's contrast test.
 """
@@ -17,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .boxes import BoxMask, _box_mask, paint_box_masks
-from .checks import _check_params, _check_trimap, _spatial_image, check_prior
+from .boxes import BoxMask, _box_mask
+from .checks import _check_params, _check_trimap, _spatial_image, check_prior, resolve_channels
 from ..progress import Progress, run
 
 __all__ = ["grabcut_points", "iter_grabcut_points", "point_box"]
@@ -64,6 +69,19 @@ def _blob_radius(gray, r, c, max_radius):
     if not peaks.size:  # no blob scale up to max_radius: the point is on no object (e.g. between objects)
         return None
     return float(np.sqrt(2) * sigmas[int(peaks[0])])
+
+
+def _bright_part(gray, r, c, max_radius):
+    """0/1 map of the pixels above an Otsu threshold of the window (2 ``max_radius`` wide) around (r, c)."""
+    from skimage.filters import threshold_otsu
+
+    reach = int(2 * max_radius)
+    y0, x0 = max(r - reach, 0), max(c - reach, 0)
+    win = gray[y0:r + reach + 1, x0:c + reach + 1]
+    out = np.zeros(gray.shape, np.float32)
+    if np.ptp(win) > 0:
+        out[y0:y0 + win.shape[0], x0:x0 + win.shape[1]] = win > threshold_otsu(win)
+    return out
 
 
 def _prior_extent(prior, r, c, snap, max_radius):
@@ -114,8 +132,14 @@ def point_box(image_gray, point, prior=None, *, max_radius: float = 40.0, snap: 
         return (max(b0 - BOX_PAD, r - half), max(b1 - BOX_PAD, c - half),
                 min(b2 + BOX_PAD, r + half + 1), min(b3 + BOX_PAD, c + half + 1))
     radius = _blob_radius(image_gray, r, c, max_radius)
-    if radius is None:
-        return None
+    if radius is None:  # no blob scale (e.g. a nucleus in a tight cluster): the bright part under the point
+        found = _prior_extent(_bright_part(image_gray, r, c, max_radius), r, c, 0, max_radius)
+        if found is None or found[0] < 1.5:
+            return None
+        radius, (b0, b1, b2, b3) = found
+        half = int(np.ceil(min(2.5 * radius, max_radius))) + BOX_PAD
+        return (max(b0 - BOX_PAD, r - half), max(b1 - BOX_PAD, c - half),
+                min(b2 + BOX_PAD, r + half + 1), min(b3 + BOX_PAD, c + half + 1))
     half = int(np.ceil(1.15 * radius)) + BOX_PAD
     return (r - half, c - half, r + half + 1, c + half + 1)
 
@@ -132,6 +156,7 @@ def iter_grabcut_points(image, points, n_iter=5, channel_axis=None, trimap=None,
     """Generator form of :func:`grabcut_points`: yields :class:`Progress` per point, returns the labels."""
     params = _check_params(n_iter, params)
     arr, shape = _spatial_image(image, channel_axis)
+    params = resolve_channels(arr, params)
     tri = _check_trimap(trimap, shape)
     prior = check_prior(prior, shape)
     pts = _check_points(points, shape)
@@ -150,9 +175,45 @@ def iter_grabcut_points(image, points, n_iter=5, channel_axis=None, trimap=None,
             masks.append(None)
         else:
             res = _box_mask(arr, shape, (*planes, *box), tri, n_iter, params, prior)
-            masks.append(_keep_if_under_point(res, planes, r, c, int(snap)))
+            kept = _keep_if_under_point(res, planes, r, c, int(snap))
+            if kept is None and res.mask.any() and _object_at(grays[planes], prior, planes, r, c, max_radius):
+                # an object at the point, but the cut took another one in the box: cut again with the
+                # clicked pixels as foreground (still contrast-tested)
+                res = _box_mask(arr, shape, (*planes, *box), tri, n_iter, params, prior, point=(r, c))
+                kept = _keep_if_under_point(res, planes, r, c, int(snap))
+            masks.append(kept)
         yield Progress(i + 1, len(pts), f"GrabCut point {i + 1}/{len(pts)}")
-    return paint_box_masks(shape, masks)
+    return paint_point_masks(shape, masks, pts)
+
+
+def paint_point_masks(shape, masks, pts):
+    """Paint point masks as instances 1..N; a pixel two masks claim goes to the nearer of their points.
+
+    A mask that spills over a neighbouring object then cannot take that object's own point away (each
+    point is nearest to itself), so no point on an object is left without its instance.
+    """
+    out = np.zeros(shape, np.int32)
+    best = np.full(shape, np.inf)
+    for i, (res, pt) in enumerate(zip(masks, pts)):
+        if res is None:
+            continue
+        lead = len(res.slices) - 2
+        sy, sx = res.slices[lead], res.slices[lead + 1]
+        yy, xx = np.ogrid[sy.start:sy.stop, sx.start:sx.stop]
+        d = np.hypot(yy - pt[lead], xx - pt[lead + 1])
+        view_best, view_out = best[res.slices], out[res.slices]
+        win = res.mask & (d < view_best)
+        view_best[win] = d[win]
+        view_out[win] = i + 1
+    return out
+
+
+def _object_at(gray, prior, planes, r, c, max_radius):
+    """Whether the point looks like an object: the prior says so, or (without one) it is brighter than an
+    Otsu threshold of its surroundings."""
+    if prior is not None:
+        return bool(prior[(*planes, r, c)] >= 0.5)
+    return bool(_bright_part(gray, r, c, max_radius)[r, c])
 
 
 def _keep_if_under_point(res: BoxMask, planes, r, c, snap):
@@ -181,13 +242,13 @@ def grabcut_points(image, points, n_iter=5, channel_axis=None, trimap=None, *, p
         Called with a :class:`Progress` event after each point.
     **params
         ``n_components``, ``gamma``, ``margin``, ``core_fraction``, ``shape_prior``, ``min_contrast``,
-        ``prior_weight`` as in :func:`grabcut`.
+        ``prior_weight``, ``features``, ``nucleus_channel`` as in :func:`grabcut`.
 
     Returns
     -------
     ndarray of int32
         Instance labels of the image's spatial shape; a point on nothing that stands out (plain background,
-        between objects) leaves its id unused. Later points win overlaps.
+        between objects) leaves its id unused. Where two masks overlap, a pixel goes to the nearer point.
 
     Raises
     ------
