@@ -183,3 +183,37 @@ def test_model_prior_from_a_checkpoint_is_used_in_the_worker(scene, wait_job, mo
     assert widget.last_computed == 3
     _run(widget, wait_job)
     assert widget.last_computed == 0  # the same prior: cached boxes
+
+
+
+def test_whole_cells_with_a_nucleus_image_from_the_widget(make_napari_viewer_proxy, wait_job):
+    """Cytoplasm and nucleus as two Image layers (napari's way with channels): the nucleus image reaches the core
+    as the nucleus channel, the whole-cell smoothness shows in the widget, and the run paints what the core gives
+    for the same box and settings: the whole cell, not the nucleus alone."""
+    from napari_segsuite._napari.grabcut_widget import GrabCutWidget
+    from napari_segsuite.core.graphcut import grabcut
+
+    yy, xx = np.mgrid[:80, :80]
+    cell = (yy - 40) ** 2 + (xx - 40) ** 2 < 22 ** 2
+    nucleus = (yy - 40) ** 2 + (xx - 40) ** 2 < 7 ** 2
+    rng = np.random.default_rng(0)
+    cyto = (np.where(cell, 60.0, 30.0) + rng.normal(0, 8, cell.shape)).astype(np.float32)
+    nuc = (np.where(nucleus, 200.0, 10.0) + rng.normal(0, 8, cell.shape)).astype(np.float32)
+    viewer = make_napari_viewer_proxy()
+    viewer.add_image(cyto, name="cytoplasm")
+    viewer.add_image(nuc, name="nuclei")
+    widget = GrabCutWidget(viewer)
+    widget.image.value = viewer.layers["cytoplasm"]
+    widget.shapes.value = viewer.add_shapes([np.array([[14, 14], [14, 66], [66, 66], [66, 14]])],
+                                            shape_type="rectangle", name="boxes")
+    widget.nucleus_image.value = viewer.layers["nuclei"]
+    assert widget.gamma.value == 10.0                       # the whole-cell default smoothness, shown
+    params = widget._params()
+    expected = grabcut(np.stack([cyto, nuc], axis=-1), (14, 14, 66, 66), channel_axis=-1, nucleus_channel=1,
+                       n_iter=params.pop("n_iter"), **params)
+    widget.run()
+    wait_job(widget.jobs, 60000)
+    np.testing.assert_array_equal(np.asarray(widget.output.value.data) == 1, expected)
+    assert (expected & cell).sum() / (expected | cell).sum() > 0.8
+    widget.nucleus_image.value = None                      # "none"
+    assert widget.nucleus_image.value is None and widget.gamma.value == 30.0

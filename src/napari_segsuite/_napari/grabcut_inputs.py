@@ -22,6 +22,7 @@ class GrabCutInputs:
     points: list           # (id - 1, pixel) per point inside the image
     trimap: np.ndarray | None
     notices: list
+    nucleus: object = None  # a gray Image layer's array of the same spatial shape, unread (whole cells)
 
 
 def _trimap(widget, img_layer, spatial, plane):
@@ -74,5 +75,12 @@ def read_inputs(widget) -> GrabCutInputs:
             notices.append(f"{n_cells - len(kept)} point(s) of {cells.name!r} lie outside the image: skipped.")
     if not points and not any(b is not None for _, b in boxes):
         raise ValueError("no usable rectangle or point: " + " ".join(notices))
+    nucleus = None
+    nucleus_layer = getattr(widget, "nucleus_image", None) and widget.nucleus_image.value
+    if nucleus_layer is not None:
+        nucleus, nucleus_axis = image_data(nucleus_layer)
+        if nucleus_axis is not None or tuple(nucleus.shape) != spatial:
+            raise ValueError(f"nucleus image {nucleus_layer.name!r} must be a gray image of the shape {spatial} "
+                             f"(the image's rows and columns), got {tuple(nucleus.shape)}.")
     return GrabCutInputs(image, channel_axis, spatial, boxes, points, _trimap(widget, img_layer, spatial, plane),
-                         notices)
+                         notices, nucleus)

@@ -49,12 +49,13 @@ def stable_ids(*layers) -> list[np.ndarray]:
     return cols
 
 
-def grabcut_job(session, image, channel_axis, boxes, points, trimap, model, **params):
+def grabcut_job(session, image, channel_axis, boxes, points, trimap, model, nucleus=None, **params):
     """Generator run in the worker: returns ``(SessionRun, point results, prior or None)``.
 
     ``boxes``: ``(id - 1, box or None)`` per rectangle; ``points``: ``(id - 1, pixel)`` per point (the
     image's spatial axes); ``model``: a checkpoint path giving a foreground prior, or None. Point results are
-    ``(id - 1, key, BoxMask or None)``: None when nothing stands out under the point.
+    ``(id - 1, key, BoxMask or None)``: None when nothing stands out under the point. ``nucleus``: a gray image
+    of the nuclei (whole cells), added as the last channel and passed as ``nucleus_channel``.
     """
     from scipy import ndimage as ndi
 
@@ -66,6 +67,13 @@ def grabcut_job(session, image, channel_axis, boxes, points, trimap, model, **pa
     from napari_segsuite.core.progress import Progress
 
     image = np.asarray(image)  # read here, off the GUI thread
+    if nucleus is not None:  # whole cells: the nucleus image becomes the image's last channel
+        channels = image if channel_axis is not None else image[..., None]
+        if channel_axis is not None:
+            channels = np.moveaxis(channels, channel_axis, -1)
+        image = np.concatenate([channels, np.asarray(nucleus)[..., None].astype(channels.dtype)], axis=-1)
+        channel_axis = -1
+        params["nucleus_channel"] = image.shape[-1] - 1
     prior = None
     if model is not None:
         yield Progress(0, 1, "model prior...")

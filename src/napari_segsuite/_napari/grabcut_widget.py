@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
 
+from napari_segsuite.core.graphcut.checks import DEFAULT_PARAMS, NUCLEUS_DEFAULTS
+
 from ._base import JobWidget
 from ._jobs import short_list
 from ._layers import editable_labels_data, image_data, layers_of_type, set_role, spatial_kwargs, unwrap
@@ -71,7 +73,18 @@ class GrabCutWidget(ClickMode, JobWidget):
         self.output.tooltip = ("Labels layer to write (one id per rectangle or point, kept while it exists; "
                                "later ones win overlaps).")
         self.n_iter = SpinBox(label="iterations", value=5, min=1, max=20)
-        self.gamma = FloatSpinBox(label="smoothness (gamma)", value=30.0, min=0.0, max=500.0, step=5.0)
+        self.gamma = FloatSpinBox(label="smoothness (gamma)", value=DEFAULT_PARAMS["gamma"], min=0.0, max=500.0,
+                                  step=5.0)
+        self.features = ComboBox(label="colour features", choices=["auto", "raw", "stain"], value="auto")
+        self.features.tooltip = ("auto: the hematoxylin stain for brightfield RGB (H&E), the raw values otherwise; "
+                                 "raw: intensities / colours as they are; stain: hematoxylin optical density.")
+        self.nucleus_image = ComboBox(label="nucleus image", nullable=True, value=None,
+                                      choices=lambda _w=None: layers_of_type(self._viewer, "Image"))
+        self.nucleus_image.null_string = "none"
+        self.nucleus_image.tooltip = ("Whole cells: an Image layer of the same cells' nuclei (e.g. the DAPI or "
+                                      "Hoechst channel). The box's nucleus seeds the cell, other nuclei in the box "
+                                      "are background; smoothness drops to the whole-cell default.")
+        self.nucleus_image.changed.connect(self._nucleus_image_changed)
         self.use_model = CheckBox(text="use a model as a prior", value=False)
         self.model = FileEdit(label="model (.pt)", mode="r", filter="*.pt", value="", enabled=False)
         self.model.tooltip = "A segsuite U-Net or Mask R-CNN checkpoint: its foreground probability guides GrabCut."
@@ -81,14 +94,24 @@ class GrabCutWidget(ClickMode, JobWidget):
         self.run_button = PushButton(text="Run GrabCut")
         self.info = Label(value="")
         return [self.image, self.shapes, self.points, self.scribbles, self.legend, self.fg_points, self.bg_points,
-                self.output, self.n_iter, self.gamma, self.use_model, self.model, self.click_mode,
+                self.output, self.n_iter, self.gamma, self.features, self.nucleus_image, self.use_model, self.model,
+                self.click_mode,
                 self.add_shapes_button, self.add_scribbles_button, self.run_button, self.jobs, self.info]
+
+    def _nucleus_image_changed(self, *_):
+        whole_cells = self.nucleus_image.value is not None
+        self.gamma.value = (NUCLEUS_DEFAULTS if whole_cells else DEFAULT_PARAMS)["gamma"]
+
+    def _params(self) -> dict:
+        """GrabCut keyword arguments from the controls (the nucleus image goes with the image, see the job)."""
+        return {"n_iter": int(self.n_iter.value), "gamma": float(self.gamma.value), "features": self.features.value}
 
     def _busy_buttons(self):
         return (self.run_button,)
 
     def _layer_choices(self):
-        return (self.image, self.shapes, self.points, self.scribbles, self.fg_points, self.bg_points, self.output)
+        return (self.image, self.shapes, self.points, self.scribbles, self.fg_points, self.bg_points, self.output,
+                self.nucleus_image)
 
     @property
     def cache(self) -> dict:
@@ -187,7 +210,7 @@ class GrabCutWidget(ClickMode, JobWidget):
 
         # the image is read (and the boxes keyed) in the worker: a lazy layer is not loaded on the GUI thread
         return self.jobs.start(grabcut_job, self.session, inp.image, inp.channel_axis, inp.boxes, inp.points,
-                               inp.trimap, model, n_iter=int(self.n_iter.value), gamma=float(self.gamma.value),
+                               inp.trimap, model, nucleus=inp.nucleus, **self._params(),
                                on_returned=done)
 
     def _tell_empty(self, empty) -> None:
