@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .source import SourceAxes, _default_axes
+from .source import SourceAxes, checked_axes
 
 __all__ = ["ArraySource", "array_source", "array_identity"]
 
@@ -97,20 +97,7 @@ def array_source(array, axes: str | None = None, scale=None, unit=None, translat
     if not hasattr(array, "shape") or not hasattr(array, "dtype"):
         raise ValueError(f"expected an array (zarr, dask or numpy), got {type(array).__name__}.")
     shape = tuple(int(s) for s in array.shape)
-    axes = (axes or _default_axes(shape)).lower()
-    if (
-        len(axes) != len(shape)
-        or "y" not in axes
-        or "x" not in axes
-        or set(axes) - set("tczyx")
-        or len(set(axes)) != len(axes)
-    ):
-        raise ValueError(
-            f"axes {axes!r} do not fit the array's shape {shape}; use distinct names from 'tczyx' "
-            "including 'y' and 'x'."
-        )
-    if np.dtype(array.dtype).kind not in "biuf":
-        raise ValueError(f"expected a numeric image, got dtype {array.dtype}.")
+    axes = checked_axes(axes, shape, array.dtype)
     if scale is not None and len(scale) != len(axes):
         raise ValueError(f"scale {list(scale)} needs one value per axis of {axes!r}.")
     if translate is not None and len(translate) != len(axes.replace("c", "")):

@@ -135,6 +135,18 @@ def _ngff_level0(group, path: str):
     )
 
 
+def checked_axes(axes, shape: tuple, dtype, where: str = "") -> str:
+    """``axes`` (or the default for ``shape``) in lower case, checked against the shape and a numeric dtype."""
+    axes = (axes or _default_axes(shape)).lower()
+    if (len(axes) != len(shape) or "y" not in axes or "x" not in axes or set(axes) - set("tczyx")
+            or len(set(axes)) != len(axes)):
+        raise ValueError(f"{where}axes {axes!r} do not fit the shape {shape}; use distinct names from 'tczyx' "
+                         "including 'y' and 'x'.")
+    if np.dtype(dtype).kind not in "biuf":
+        raise ValueError(f"{where}expected a numeric image, got dtype {dtype}.")
+    return axes
+
+
 def _default_axes(shape) -> str:
     if len(shape) == 2:
         return "yx"
@@ -185,20 +197,7 @@ def open_source(path, axes: str | None = None) -> ZarrSource:
         key, axes, scale, unit = found
         node = node[key]
     shape = tuple(int(s) for s in node.shape)
-    axes = (axes or _default_axes(shape)).lower()
-    if (
-        len(axes) != len(shape)
-        or "y" not in axes
-        or "x" not in axes
-        or set(axes) - set("tczyx")
-        or len(set(axes)) != len(axes)
-    ):
-        raise ValueError(
-            f"{path}: axes {axes!r} do not fit shape {shape}; use distinct names from 'tczyx' "
-            "including 'y' and 'x'."
-        )
-    if np.dtype(node.dtype).kind not in "biuf":
-        raise ValueError(f"{path}: expected a numeric image, got dtype {node.dtype}.")
+    axes = checked_axes(axes, shape, node.dtype, f"{path}: ")
     return ZarrSource(str(path), key, axes, shape, str(node.dtype), scale, unit)
 
 
