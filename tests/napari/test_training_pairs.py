@@ -123,3 +123,38 @@ def test_model_widgets_share_it_and_report_in_their_status(widget_cls, make_napa
     viewer.add_image(np.zeros((16, 16), np.uint16), name="img")
     assert widget.train() is None and "add at least one (Image, Labels) training pair" in widget.jobs.status
     assert widget.train_button.enabled
+
+
+def test_a_region_per_pair_from_a_shapes_or_labels_layer(make_napari_viewer_proxy):
+    """Partial labels: a pair's region (rectangles, or a painted Labels layer) reaches the trainer as a
+    TrainingItem region of the labels' shape; without a region the pair stays a plain tuple."""
+    from napari_segsuite.core.training import TrainingItem
+
+    viewer = make_napari_viewer_proxy()
+    (a, a_lab, b, b_lab), _ = _two_pairs(viewer)
+    rows, cols = a_lab.data.shape
+    boxes = viewer.add_shapes([np.array([[0, 0], [0, cols // 2], [rows, cols // 2], [rows, 0]])],
+                              shape_type="rectangle", name="done here")
+    painted = np.zeros(b_lab.data.shape, np.uint8)
+    painted[: b_lab.data.shape[0] // 4] = 1
+    painted_layer = viewer.add_labels(painted, name="complete")
+    pairs = TrainingPairs(viewer)
+    for image, labels, region in ((a, a_lab, boxes), (b, b_lab, painted_layer), (a, a_lab, None)):
+        pairs.train_image.value, pairs.train_labels.value, pairs.train_region.value = image, labels, region
+        pairs.add_pair()
+    assert "(in done here)" in pairs.pairs_label.value and "(in complete)" in pairs.pairs_label.value
+    data, _ = pairs.training_data()
+    assert isinstance(data[0], TrainingItem) and isinstance(data[1], TrainingItem) and len(data[2]) == 2
+    expected = np.zeros((rows, cols), np.uint8)
+    expected[:, : cols // 2 + 1] = 1                    # the rectangle, its right edge column included
+    assert data[0].region.dtype == np.uint8
+    assert abs(int(data[0].region.sum()) - int(expected.sum())) <= rows     # napari rasterises the edge
+    assert data[0].region[:, : cols // 2].all() and not data[0].region[:, cols // 2 + 2:].any()
+    np.testing.assert_array_equal(data[1].region, painted)
+    viewer.layers.remove(painted_layer)                 # its pair goes with it
+    assert len(pairs.pairs) == len(pairs.pair_regions) == 2
+    painted_layer = viewer.add_labels(np.zeros_like(painted), name="empty region")
+    pairs.clear_pairs()
+    pairs.train_image.value, pairs.train_labels.value, pairs.train_region.value = b, b_lab, painted_layer
+    with pytest.raises(ValueError, match="marks nothing"):
+        pairs.training_data()

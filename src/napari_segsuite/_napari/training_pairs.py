@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, RadioButtons
 
 from ._layers import (image_data, is_prediction, labels_data, layer_in_viewer, layers_of_type, reset_layer_choices,
@@ -49,6 +50,7 @@ class TrainingPairs(Container):
         self._viewer = viewer
         self._report = report if report is not None else _show_error
         self.pairs: list[tuple] = []  # (Image layer, Labels layer)
+        self.pair_regions: list = []  # the region layer (or None) of each pair
         self.source = RadioButtons(label="train on", choices=[LAYER_PAIRS, DATASET_FOLDER], value=LAYER_PAIRS,
                                    orientation="horizontal")
         self.train_image = ComboBox(label="image", choices=self._image_layers)
@@ -57,6 +59,10 @@ class TrainingPairs(Container):
         self.train_labels = ComboBox(label="labels", choices=self._labels_layers, nullable=True)
         self.train_labels.tooltip = ("The corrected instances to learn from. A model's prediction layer is never "
                                      "chosen for you: correct it first, then pick it here.")
+        self.train_region = ComboBox(label="complete in", choices=self._region_layers, nullable=True, value=None)
+        self.train_region.null_string = "the whole image"
+        self.train_region.tooltip = ("Partial labels: a Shapes layer (rectangles, polygons) or a Labels layer marking "
+                                     "where the labels are complete; training learns only there.")
         self._picked_labels = None  # the Labels layer the user chose (a prediction is kept only if chosen)
         self._refreshing = False
         self.add_pair_button = PushButton(text="Add pair")
@@ -66,7 +72,8 @@ class TrainingPairs(Container):
         self._buttons = Container(widgets=[self.add_pair_button, self.clear_pairs_button], layout="horizontal",
                                   labels=False)
         self._buttons.margins = (0, 0, 0, 0)
-        super().__init__(widgets=[self.source, self.train_image, self.train_labels, self._buttons, self.pairs_label,
+        super().__init__(widgets=[self.source, self.train_image, self.train_labels, self.train_region, self._buttons,
+                                  self.pairs_label,
                                   self.dataset])
         self.margins = (0, 0, 0, 0)
         for widget in (self._buttons, self.pairs_label):
@@ -92,6 +99,10 @@ class TrainingPairs(Container):
     def _labels_layers(self, _widget=None):
         return layers_of_type(self._viewer, "Labels")
 
+    def _region_layers(self, _widget=None):
+        return [lay for lay in layers_of_type(self._viewer, "Shapes") + layers_of_type(self._viewer, "Labels")
+                if not is_prediction(lay)]
+
     def _labels_picked(self, value):
         if not self._refreshing:
             self._picked_labels = value
@@ -108,40 +119,45 @@ class TrainingPairs(Container):
         """Refresh the layer choices (keeping renamed selections) and drop pairs whose layers are gone."""
         self._refreshing = True
         try:
-            reset_layer_choices(self.train_image, self.train_labels)
+            reset_layer_choices(self.train_image, self.train_labels, self.train_region)
             self._default_labels()
         finally:
             self._refreshing = False
-        self.pairs = [(i, lab) for i, lab in self.pairs
-                      if layer_in_viewer(self._viewer, i) and layer_in_viewer(self._viewer, lab)]
+        kept = [(pair, reg) for pair, reg in zip(self.pairs, self.pair_regions)
+                if all(layer_in_viewer(self._viewer, lay) for lay in (*pair, reg) if lay is not None)]
+        self.pairs, self.pair_regions = [p for p, _ in kept], [r for _, r in kept]
         self._show_pairs()
 
     def _source_changed(self, *_):
         from_layers = self.source.value == LAYER_PAIRS
-        for widget in (self.train_image, self.train_labels, self._buttons, self.pairs_label):
+        for widget in (self.train_image, self.train_labels, self.train_region, self._buttons, self.pairs_label):
             widget.visible = from_layers
         self.dataset.visible = not from_layers
 
     def _show_pairs(self):
         if self.pairs:
-            self.pairs_label.value = "pairs: " + "; ".join(f"{i.name} + {lab.name}" for i, lab in self.pairs)
+            self.pairs_label.value = "pairs: " + "; ".join(
+                f"{i.name} + {lab.name}" + (f" (in {reg.name})" if reg is not None else "")
+                for (i, lab), reg in zip(self.pairs, self.pair_regions))
         else:
             self.pairs_label.value = _NO_PAIRS
 
     # --- actions -------------------------------------------------------------------------------------
     def add_pair(self, *_):
         """Add the selected Image and Labels layers to the training pairs (once)."""
-        image, labels = self.train_image.value, self.train_labels.value
+        image, labels, region = self.train_image.value, self.train_labels.value, self.train_region.value
         if image is None or labels is None:
             self._report(ValueError("choose an Image and a Labels layer to add as a pair."))
             return
-        if not any(i is image and lab is labels for i, lab in self.pairs):
+        if not any(i is image and lab is labels and reg is region
+                   for (i, lab), reg in zip(self.pairs, self.pair_regions)):
             self.pairs.append((image, labels))
+            self.pair_regions.append(region)
         self._show_pairs()
 
     def clear_pairs(self, *_):
         """Forget the added pairs."""
-        self.pairs = []
+        self.pairs, self.pair_regions = [], []
         self._show_pairs()
 
     def training_data(self, with_features: bool = False):
@@ -155,9 +171,10 @@ class TrainingPairs(Container):
 
         Returns
         -------
-        data : pathlib.Path or list of tuple
+        data : pathlib.Path or list
             The dataset folder, or copies of each pair's ``(image, labels[, features])`` arrays (the user
-            may keep painting while the job runs).
+            may keep painting while the job runs); a pair with a region is a
+            :class:`~napari_segsuite.core.training.TrainingItem` carrying it (uint8, 1 where labels are complete).
         channel_axis : int or None
             ``-1`` if the pairs hold RGB images, None for a dataset folder or gray images.
 
@@ -173,12 +190,13 @@ class TrainingPairs(Container):
                 raise ValueError("choose an existing dataset folder (a napari-segsuite export or "
                                  "NAME.tif + NAME_masks.tif pairs).")
             return folder, None
-        pairs = self.pairs or ([(self.train_image.value, self.train_labels.value)]
-                               if self.train_image.value is not None and self.train_labels.value is not None else [])
+        pairs = [(*p, r) for p, r in zip(self.pairs, self.pair_regions)]
+        if not pairs and self.train_image.value is not None and self.train_labels.value is not None:
+            pairs = [(self.train_image.value, self.train_labels.value, self.train_region.value)]
         if not pairs:
             raise ValueError("add at least one (Image, Labels) training pair, or train from a dataset folder.")
         data, channel_axis = [], None
-        for image_layer, labels_layer in pairs:
+        for image_layer, labels_layer, region_layer in pairs:
             image, ch = image_data(image_layer)
             labels = labels_data(labels_layer)
             spatial = image.shape if ch is None else image.shape[:-1]
@@ -189,6 +207,11 @@ class TrainingPairs(Container):
             item = (image.copy(), labels.copy())
             if with_features:
                 item += (_class_features(labels_layer),)
+            if region_layer is not None:
+                from napari_segsuite.core.training import TrainingItem
+
+                item = TrainingItem(item[0], item[1], region=region_mask(region_layer, labels.shape),
+                                    features=item[2] if with_features else None, name=labels_layer.name)
             data.append(item)
         return data, channel_axis
 
@@ -216,3 +239,20 @@ def _class_features(labels_layer) -> dict | None:
     if "class" not in getattr(table, "columns", []):
         return None
     return {c: table[c].to_numpy() for c in table.columns}
+
+
+def region_mask(layer, shape) -> np.ndarray:
+    """uint8 mask of ``shape`` (the labels' rows and columns): 1 inside a Shapes layer's shapes or where a Labels
+    layer is nonzero. Raises ValueError for a mask of another shape or an empty one."""
+    if hasattr(layer, "to_masks"):  # Shapes: rasterised in data coordinates, one mask per shape
+        masks = layer.to_masks(mask_shape=shape) if len(layer.data) else np.zeros((0, *shape), bool)
+        mask = np.asarray(masks).any(axis=0) if len(masks) else np.zeros(shape, bool)
+    else:
+        mask = np.asarray(labels_data(layer)) != 0
+    if mask.shape != tuple(shape):
+        raise ValueError(f"region layer {layer.name!r} has shape {mask.shape}, the labels {tuple(shape)}; "
+                         "draw the region over the same image.")
+    if not mask.any():
+        raise ValueError(f"region layer {layer.name!r} marks nothing: draw where the labels are complete, or "
+                         "choose 'the whole image'.")
+    return mask.astype(np.uint8)
