@@ -184,7 +184,7 @@ def test_cancel_leaves_only_complete_items(make_napari_viewer_proxy, qtbot, tmp_
 
 def test_pairs_exclude_diagnostic_layers_and_a_region_layer_is_exported_per_pair(make_napari_viewer_proxy, tmp_path,
                                                                                  wait_job):
-    """Issue 20 item 8c: Export listed every Image x Labels pair ('img2d + false positives')."""
+    """Issue 20 item 8c: Export listed every Image x Labels pair (an image + its false-positive layer)."""
     from napari.layers import Labels
 
     from napari_segsuite.core.dataset import load_dataset
@@ -194,7 +194,7 @@ def test_pairs_exclude_diagnostic_layers_and_a_region_layer_is_exported_per_pair
     img = np.arange(32 * 40, dtype=np.uint16).reshape(32, 40)
     lab = np.zeros((32, 40), np.int32)
     lab[2:10, 3:12], lab[20:28, 20:30] = 1, 2
-    viewer.add_image(img, name="img2d")
+    viewer.add_image(img, name="field")
     viewer.add_labels(lab, name="cells")
     viewer.add_labels(lab, name="false positives (cells)", metadata={"segsuite_role": "diagnostic"})
     viewer.add_layer(Labels(lab, name="superpixels", metadata={"segsuite_role": "superpixels"}))
@@ -203,7 +203,7 @@ def test_pairs_exclude_diagnostic_layers_and_a_region_layer_is_exported_per_pair
     region[:16] = 1
     viewer.add_labels(region, name="cells region")
     widget = ExportWidget(viewer)
-    assert [c[0].name + " + " + c[1].name for c in widget.pairs.choices] == ["img2d + cells"]
+    assert [c[0].name + " + " + c[1].name for c in widget.pairs.choices] == ["field + cells"]
     assert [getattr(c, "name", c) for c in widget.region.choices][2:] == ["cells region"]
     widget.pairs.value = [widget.pairs.choices[0]]
     widget.region.value = viewer.layers["cells region"]
