@@ -105,7 +105,8 @@ def as_region(region, shape: tuple, name: str) -> np.ndarray | None:
                          f"there), got dtype {region.dtype}.")
     if region.shape != tuple(shape):
         raise ValueError(f"{name}: region mask shape {region.shape} does not match labels shape "
-                         f"{tuple(shape)}; draw the region on the labels' grid.")
+                         f"{tuple(shape)} (a region shape must equal the labels'); draw the region on the "
+                         "labels' grid.")
     out = (region != 0).astype(np.uint8)
     if not out.any():
         raise ValueError(f"{name}: the region mask is empty (no nonzero pixel), so nothing in this item "

@@ -87,20 +87,10 @@ def check_region(region, shape: tuple, name: str) -> np.ndarray | None:
     ValueError
         Another shape, a float/complex dtype, or a region without any nonzero pixel.
     """
-    if region is None:
-        return None
-    region = np.asarray(region)
-    if region.dtype.kind not in "biu":
-        raise ValueError(f"{name}: the region must be a boolean or integer mask (nonzero = labels complete "
-                         f"there), got dtype {region.dtype}.")
-    if region.shape != tuple(shape):
-        raise ValueError(f"{name}: region shape {region.shape} does not match labels shape {tuple(shape)}; "
-                         "draw the region on the labels' grid.")
-    out = region != 0
-    if not out.any():
-        raise ValueError(f"{name}: the region is empty, so nothing in this item counts as labelled; mark where "
-                         "the labels are complete, or give no region when the whole image is labelled.")
-    return out
+    from ..dataset.items import as_region
+
+    region = as_region(region, shape, name)  # the dataset's own check: one rule for what a region is
+    return None if region is None else region != 0
 
 
 def as_training_items(data) -> list[TrainingItem]:
