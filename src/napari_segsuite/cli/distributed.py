@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .common import refuse_overwriting_inputs
+
 __all__ = ["add_arguments", "wants_distributed", "run_predict", "add_weightmap_arguments", "run_weightmap"]
 
 
@@ -96,6 +98,7 @@ def run_predict(args) -> int:
 
     inputs = list(getattr(args, "inputs", None) or [args.input])
     output = Path(args.output)
+    refuse_overwriting_inputs(inputs, [output])  # with --overwrite the old output folder is deleted first
     files = (
         tiff_files(inputs)
         if all(
@@ -181,6 +184,7 @@ def run_weightmap(args) -> int:
     from napari_segsuite.core.progress import run, terminal_progress
 
     output = Path(args.output)
+    refuse_overwriting_inputs([args.mask], [output])  # with --overwrite the old output folder is deleted first
     if not output.name.endswith(".zarr"):
         raise ValueError(f"{output}: the distributed weight map is an OME-Zarr image; name it OUT.ome.zarr.")
     cw = str(getattr(args, "class_weights", "balanced"))

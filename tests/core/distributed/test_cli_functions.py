@@ -96,3 +96,38 @@ def test_tiff_files_one_task_each_and_resumed(cluster, tmp_path, capsys):
     )
     assert events[0].step == 2 and events[0].info["resumed"]
     assert not any(e.info.get("phase") == "predict" for e in events)
+
+
+def test_output_naming_the_input_is_refused_before_anything_is_deleted(tmp_path, capsys):
+    """With --overwrite the distributed path deletes an old output first: -o naming the input must be refused."""
+    import zarr
+
+    from napari_segsuite.cli import main
+
+    labels = np.zeros((32, 32), np.int32)
+    labels[4:10, 4:10] = 1
+    src = tmp_path / "in.zarr"
+    zarr.open_array(str(src), mode="w", shape=labels.shape, dtype="int32", chunks=(16, 16))[:] = labels
+    for argv in (["weightmap", str(src), "-o", str(src), "--workers", "1", "--overwrite"],
+                 ["predict", "sample_data/unet_nuclei.pt", str(src), "-o", str(src), "--workers", "1",
+                  "--overwrite"]):
+        assert main(argv) == 2
+        assert "is an input of this command" in capsys.readouterr().err
+        assert np.array_equal(zarr.open_array(str(src), mode="r")[:], labels)
+
+
+def test_bad_weight_map_parameters_refused_before_an_old_output_is_deleted(tmp_path):
+    import zarr
+
+    from napari_segsuite.core.distributed.weightmap import weightmap_distributed
+
+    src = tmp_path / "m.zarr"
+    zarr.open_array(str(src), mode="w", shape=(16, 16), dtype="int32", chunks=(8, 8))[:] = 1
+    old = tmp_path / "w.ome.zarr"
+    old.mkdir()
+    (old / "keep.txt").write_text("old result")
+    for kwargs, match in (({"sigma": 0}, "sigma"), ({"class_weights": (1.0,)}, "class"),
+                          ({"block_size": 0}, "block_size")):
+        with pytest.raises(ValueError, match=match):
+            weightmap_distributed(src, old, overwrite=True, scheduler="inprocess", **kwargs)
+        assert (old / "keep.txt").read_text() == "old result"

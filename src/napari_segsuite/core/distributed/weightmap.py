@@ -83,7 +83,7 @@ def iter_weightmap_distributed(
     import zarr
 
     from ..dataset.ngff import ZARR_FORMAT, ngff_attrs, pyramid_levels
-    from ..weightmap import border_cutoff, class_weight_values
+    from ..weightmap import _check_parameters, border_cutoff, class_weight_values
     from .cluster import connect
     from .layout import output_chunk
     from .output import level_arrays
@@ -97,6 +97,12 @@ def iter_weightmap_distributed(
             f"{labels_input}: expected integer instance labels without a channel axis "
             f"(axes {source.axes}, dtype {source.dtype})."
         )
+    # the parameters are checked before anything is counted or an old output deleted
+    _check_parameters(w0, sigma)
+    if not isinstance(class_weights, str):
+        class_weight_values(np.zeros((1, 1), np.int32), class_weights)
+    if not float(block_size).is_integer() or int(block_size) < 1:
+        raise ValueError(f"block_size must be a whole number of pixels >= 1, got {block_size!r}.")
     output = Path(output)
     if output.exists():
         if not overwrite:
