@@ -22,6 +22,17 @@ def test_key_changes_with_pixels_near_the_box_only():
     assert box_key(image, None, trimap, box, {"gamma": 30.0}) == key
 
 
+
+def test_key_covers_the_margin_the_cut_uses():
+    """A pixel 15 px from the box is outside the default 10 px margin but inside a 20 px one: with margin=20
+    an edit there must give a new key (else the cached mask of the old pixels would be reused)."""
+    image = np.zeros((100, 100), np.float32)
+    box = (40, 40, 60, 60)
+    edited = image.copy()
+    edited[25, 50] = 1.0                                    # 15 px above the box
+    assert box_key(edited, None, None, box, {}) == box_key(image, None, None, box, {})
+    assert box_key(edited, None, None, box, {"margin": 20}) != box_key(image, None, None, box, {"margin": 20})
+
 def test_second_run_computes_only_the_changed_box():
     image, gt = synthetic_nuclei((128, 128), seed=0)
     session = GrabCutSession()

@@ -52,7 +52,8 @@ def box_key(image, channel_axis, trimap, box, params: dict, prior=None) -> tuple
     """
     lead = len(box) - 4
     planes, (r0, c0, r1, c1) = box[:lead], box[lead:]
-    m = _boxes.DEFAULT_PARAMS["margin"]
+    m = params.get("margin")  # the pixels the cut will see: the box and its margin
+    m = int(_boxes.DEFAULT_PARAMS["margin"] if m is None else m)
     sl = (*planes, slice(max(r0 - m, 0), r1 + m), slice(max(c0 - m, 0), c1 + m))
     img = np.moveaxis(image, channel_axis, -1) if channel_axis is not None else image
     parts = [img[sl]]
@@ -100,10 +101,10 @@ class GrabCutSession:
         image = np.asarray(image)
         keys = {i: box_key(image, channel_axis, trimap, box, params, prior) for i, box in boxes if box is not None}
         cached = dict(self.cache)
-        todo = {}
+        todo, by_index = {}, dict(boxes)
         for i, key in keys.items():
             if key not in cached:
-                todo.setdefault(key, dict(boxes)[i])
+                todo.setdefault(key, by_index[i])
         n_iter = params.get("n_iter", 5)
         # looked up at call time: the module's function, also when a test or a profiler wraps it
         masks = yield from _boxes.iter_grabcut_masks(image, list(todo.values()), n_iter, channel_axis, trimap,
