@@ -191,3 +191,15 @@ def test_checkpoint_refusals(tmp_path):
     wrong = {**good, "config": {**good["config"], "width": 16}}
     with pytest.raises(ValueError, match="do not fit"):
         model_from_checkpoint(wrong)
+
+
+def test_init_from_a_checkpoint_of_another_kind_is_refused_clearly():
+    """``init`` as an already loaded dict is checked like a file (a U-Net dict gave a KeyError before)."""
+    from napari_segsuite.core import load_sample, sample_path
+    from napari_segsuite.core.training.checkpoint import open_checkpoint
+
+    image, labels = load_sample("nuclei_train")
+    unet = open_checkpoint(sample_path("unet_nuclei.pt"))
+    with pytest.raises(ValueError, match="'unet' model, not a Mask R-CNN"):
+        train_maskrcnn([(image[:128, :128], labels[:128, :128])], init=unet, epochs=1, steps_per_epoch=1,
+                       device="cpu")

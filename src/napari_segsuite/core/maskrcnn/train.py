@@ -137,7 +137,7 @@ def _model_config(config, init, channels, max_class, dev_type):
     if init is not None:
         if config:
             raise ValueError("give either config (a new model) or init (start from a checkpoint), not both.")
-        start = load_maskrcnn_checkpoint(init) if not isinstance(init, dict) else init
+        start = load_maskrcnn_checkpoint(init)  # a path or an already loaded dict, checked the same way
         overrides = dict(start["config"])
     else:
         overrides = dict(config or {})
