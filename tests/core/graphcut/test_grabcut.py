@@ -353,3 +353,12 @@ def test_a_single_unwrapped_box_is_refused_with_a_hint(boxes):
     with pytest.raises(ValueError, match=r"for one box write \[box\]|write \[box\]"):
         grabcut_boxes(img, boxes)
     assert grabcut_boxes(img, [boxes])[10:20, 10:20].all()  # wrapped, it works
+
+
+def test_colour_image_without_channel_axis_is_refused_clearly():
+    """A (Y, X, 3) image without channel_axis was read as Y planes 3 pixels wide ('a box needs 5 values')."""
+    from napari_segsuite.core import grabcut
+
+    rgb = np.zeros((40, 50, 3), np.uint8)
+    with pytest.raises(ValueError, match="looks like a colour image.*channel_axis=-1"):
+        grabcut(rgb, (5, 5, 20, 20))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..layout import looks_channels_last
+
 __all__ = ["DEFAULT_PARAMS", "TRIMAP_FOREGROUND", "TRIMAP_BACKGROUND", "clip_box", "check_prior"]
 
 #: Trimap / scribble values: 0 = let GrabCut decide.
@@ -28,6 +30,9 @@ def _spatial_image(image, channel_axis):
     if arr.dtype.kind not in "uif":
         raise ValueError(f"image must be numeric (uint8, uint16, float, ...), got dtype {arr.dtype}.")
     if channel_axis is None:
+        if arr.ndim == 3 and looks_channels_last(arr.shape):  # the project's one rule (core.layout)
+            raise ValueError(f"image of shape {arr.shape} looks like a colour image (rows, columns, channels): "
+                             "give channel_axis=-1 (or transpose it, if it really is a stack of narrow planes).")
         arr = arr[..., None]
     else:
         if not -arr.ndim <= channel_axis < arr.ndim:
