@@ -105,3 +105,17 @@ def test_perfect_prediction_on_sample_data():
     shuffled = np.concatenate([[0], 1000 + np.random.default_rng(0).permutation(int(gt.max()))])
     res = average_precision(gt, shuffled[gt])
     assert res["mean_ap"] == 1.0 and res["tp"][0] == gt.max()
+
+
+def test_adjusted_rand_index_hand_computed():
+    """The superpixel tests measure with this index, so check it on values worked out by hand.
+
+    [0,0,1,1] vs [0,1,0,1]: no pair agrees (index 0), row and column sums 2 each, 6 pairs: expected 4/6,
+    maximum 2 -> (0 - 2/3) / (2 - 2/3) = -1/2. [0,0,0,1,1,1] vs [0,0,1,1,2,2]: index 2, rows 6, columns 3,
+    15 pairs: expected 18/15, maximum 4.5 -> 0.8 / 3.3 = 8/33.
+    """
+    from napari_segsuite.core import adjusted_rand_index
+
+    assert adjusted_rand_index([0, 0, 1, 1], [0, 1, 0, 1]) == pytest.approx(-0.5)
+    assert adjusted_rand_index([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 2, 2]) == pytest.approx(8 / 33)
+    assert adjusted_rand_index([3, 3, 7, 7], [1, 1, 2, 2]) == 1.0
