@@ -30,15 +30,16 @@ def _backend(kind: str):
     raise ValueError(f"cannot fine-tune a {kind!r} model; fine-tuning knows 'unet' and 'maskrcnn' models.")
 
 
-def _predict(gen_func, checkpoint, image, channel_axis, predict_kwargs, what):
-    """Drive one prediction, re-yielding its events with ``what`` in front; return the labels (and table)."""
-    gen = gen_func(checkpoint, image, channel_axis=channel_axis, **predict_kwargs)
+def _staged(gen, what: str, stage: str):
+    """Re-yield ``gen``'s events with ``what`` in front of the message and ``"stage"`` in ``info``; return its
+    result."""
     while True:
         try:
             event = next(gen)
         except StopIteration as done:
             return done.value
-        yield Progress(event.step, event.total, f"{what}: {event.message}".rstrip(": "), dict(event.info))
+        yield Progress(event.step, event.total, f"{what}: {event.message}".rstrip(": "),
+                       {**event.info, "stage": stage})
 
 
 def _labels_of(result):
@@ -70,6 +71,8 @@ def iter_finetune(checkpoint: dict, image, labels, *, channel_axis: int | None =
         raise ValueError("the corrected labels are empty: there are no cells to learn from. Predict, correct the "
                          "result, then fine-tune on it.")
     image = np.asarray(image)
+    if channel_axis is not None and not -image.ndim <= channel_axis < image.ndim:
+        raise ValueError(f"channel_axis {channel_axis} is out of range for an image of shape {image.shape}.")
     spatial = image.shape if channel_axis is None else np.delete(np.array(image.shape), channel_axis).tolist()
     if tuple(spatial) != truth.shape:
         raise ValueError(f"the image {image.shape} and the corrected labels {truth.shape} do not have the same "
@@ -77,17 +80,13 @@ def iter_finetune(checkpoint: dict, image, labels, *, channel_axis: int | None =
     predict_kwargs = {**(predict_kwargs or {}), "device": device}
     settings = {**FINETUNE_DEFAULTS[kind], **train_kwargs}
 
-    result = yield from _predict(predict, checkpoint, image, channel_axis, predict_kwargs, "before")
+    result = yield from _staged(predict(checkpoint, image, channel_axis=channel_axis, **predict_kwargs),
+                                "before", "before")
     before = _ap50(truth, _labels_of(result))
-    gen = train([(image, truth)], init=checkpoint, device=device, channel_axis=channel_axis, **settings)
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as done:
-            tuned = done.value
-            break
-        yield Progress(event.step, event.total, f"fine-tuning: {event.message}", {**event.info, "stage": "train"})
-    result = yield from _predict(predict, tuned, image, channel_axis, predict_kwargs, "after")
+    tuned = yield from _staged(train([(image, truth)], init=checkpoint, device=device, channel_axis=channel_axis,
+                                     **settings), "fine-tuning", "train")
+    result = yield from _staged(predict(tuned, image, channel_axis=channel_axis, **predict_kwargs), "after",
+                                "after")
     after = _ap50(truth, _labels_of(result))
     return {"checkpoint": tuned, "result": result, "before_ap50": before, "after_ap50": after,
             "history": tuned.get("history", {}), "settings": settings}
