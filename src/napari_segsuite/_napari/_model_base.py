@@ -68,7 +68,6 @@ class ModelWidget(JobWidget):
         self.train_button.changed.connect(self.train)
         self.predict_button.changed.connect(self.predict)
         self.readout.native.setWordWrap(True)  # a long readout wraps instead of widening the dock
-        self.finetune_result = self.finetune.result
 
     # -- sections -----------------------------------------------------------------------------------
     def _model_section(self) -> list:

@@ -15,7 +15,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, FloatSlider, FloatSpinBox, Label, PushButton, SpinBox
 
 from ._base import JobWidget
-from ._layers import image_data, labels_data, layers_of_type, spatial_kwargs
+from ._layers import image_data, labels_data, layers_of_type, set_role, spatial_kwargs
 from .superpixels_assist import AssistedLabeling
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ class SuperpixelsWidget(AssistedLabeling, JobWidget):
 
             # built hidden and shown once: napari then draws (and contours) the whole plane once instead of
             # three times, seconds of main-thread time on a big image
-            layer = Labels(merged, name="superpixels", visible=False, metadata={"segsuite_role": "superpixels"}, **kw)
+            layer = set_role(Labels(merged, name="superpixels", visible=False, **kw), "superpixels")
             layer.contour = 1
             layer.mouse_drag_callbacks.append(self._on_mouse)
             self.superpixel_layer = self._viewer.add_layer(layer)

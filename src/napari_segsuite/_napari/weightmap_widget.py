@@ -8,7 +8,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, Label, PushButton
 
 from ._base import JobWidget
-from ._layers import labels_data, layers_of_type, reset_layer_choices, spatial_kwargs
+from ._layers import labels_data, layers_of_type, reset_layer_choices, set_role, spatial_kwargs
 
 if TYPE_CHECKING:
     import napari
@@ -122,6 +122,6 @@ class WeightMapWidget(JobWidget):
             for key, value in spatial_kwargs(source).items():
                 setattr(self.result_layer, key, value)
             return
-        self.result_layer = self._viewer.add_image(weights, name=name, colormap=COLORMAP, contrast_limits=limits,
-                                                   metadata={"segsuite_role": "weights"},
-                                                   **spatial_kwargs(source))
+        self.result_layer = set_role(self._viewer.add_image(weights, name=name, colormap=COLORMAP,
+                                                            contrast_limits=limits, **spatial_kwargs(source)),
+                                     "weights")
