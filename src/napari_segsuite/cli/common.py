@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 __all__ = ["CLIError", "Parser", "refuse_overwriting_inputs", "read_label_file", "one_line", "parse_numbers",
-           "add_channel_axis_argument", "channel_axis_arg"]
+           "add_channel_axis_argument", "channel_axis_arg", "parse_class_weights"]
 
 class CLIError(Exception):
     """A user error to print as one line (exit code 2)."""
@@ -120,3 +120,19 @@ def channel_axis_arg(value, image) -> int | None:
         return int(value)
     except ValueError:
         raise CLIError(f"--channel-axis must be an integer, 'none' or 'auto', got {value!r}.") from None
+
+
+def parse_class_weights(text: str):
+    """``--class-weights``: ``balanced``, ``none`` or two numbers ``BG,FG``."""
+    low = text.strip().lower()
+    if low == "balanced":
+        return "balanced"
+    if low == "none":
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 2:
+        raise CLIError(f"--class-weights: give balanced, none or two numbers BG,FG; got {text!r}.")
+    return values

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import refuse_overwriting_inputs
+from .common import parse_class_weights, parse_numbers, refuse_overwriting_inputs
 
 __all__ = ["add_arguments", "wants_distributed", "run_predict", "add_weightmap_arguments", "run_weightmap"]
 
@@ -173,10 +173,6 @@ def add_weightmap_arguments(parser) -> None:
     )
 
 
-def _numbers(text):
-    return None if text is None else tuple(float(v) for v in str(text).split(","))
-
-
 def run_weightmap(args) -> int:
     """The distributed border weight map from parsed ``weightmap`` arguments (``mask``, ``output``, ``w0``,
     ``sigma``, ``class_weights``, ``spacing`` and those of :func:`add_weightmap_arguments`)."""
@@ -187,8 +183,8 @@ def run_weightmap(args) -> int:
     refuse_overwriting_inputs([args.mask], [output])  # with --overwrite the old output folder is deleted first
     if not output.name.endswith(".zarr"):
         raise ValueError(f"{output}: the distributed weight map is an OME-Zarr image; name it OUT.ome.zarr.")
-    cw = str(getattr(args, "class_weights", "balanced"))
-    class_weights = "balanced" if cw.lower() == "balanced" else None if cw.lower() == "none" else _numbers(cw)
+    class_weights = parse_class_weights(str(getattr(args, "class_weights", "balanced")))
+    spacing = getattr(args, "spacing", None)
     run(
         iter_weightmap_distributed(
             args.mask,
@@ -196,7 +192,7 @@ def run_weightmap(args) -> int:
             w0=args.w0,
             sigma=args.sigma,
             class_weights=class_weights,
-            spacing=_numbers(getattr(args, "spacing", None)),
+            spacing=None if spacing is None else parse_numbers(spacing, "--spacing"),
             workers=args.workers,
             scheduler=args.scheduler,
             block_size=args.block_size,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .distributed import add_weightmap_arguments, run_weightmap, wants_distributed
-from .common import CLIError, parse_numbers, read_label_file, refuse_overwriting_inputs
+from .common import CLIError, parse_class_weights, parse_numbers, read_label_file, refuse_overwriting_inputs
 
 
 def register(sub):
@@ -30,21 +30,6 @@ def register(sub):
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_weightmap_arguments(p)
     p.set_defaults(func=_cmd_weightmap)
-
-
-def _parse_class_weights(text: str):
-    low = text.strip().lower()
-    if low == "balanced":
-        return "balanced"
-    if low == "none":
-        return None
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 2:
-        raise CLIError(f"--class-weights: give balanced, none or two numbers BG,FG; got {text!r}.")
-    return values
 
 
 def _mask_files(folder: Path) -> list[tuple[str, Path]]:
@@ -74,7 +59,7 @@ def _cmd_weightmap(args) -> int:
         return run_weightmap(args)
     if not args.mask.exists():
         raise FileNotFoundError(f"{args.mask}: no such file or folder.")
-    class_weights = _parse_class_weights(args.class_weights)
+    class_weights = parse_class_weights(args.class_weights)
     spacing = parse_numbers(args.spacing, "--spacing") if args.spacing else None
     if args.mask.is_dir():
         pairs = _mask_files(args.mask)
