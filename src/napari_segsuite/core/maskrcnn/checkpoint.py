@@ -120,4 +120,5 @@ def model_from_checkpoint(checkpoint, device="cpu"):
     except RuntimeError as exc:
         raise ValueError(f"the checkpoint's weights do not fit its configuration: {str(exc)[:300]}") from exc
     model.segsuite_normalization = dict(checkpoint.get("normalization") or {})
+    model.segsuite_diameter = (checkpoint.get("training") or {}).get("diameter")
     return model.to(device).eval()

@@ -214,7 +214,7 @@ def _resolve_model(model_or_checkpoint, device):
 def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = None, tile_size: int | None = 512,
                           overlap: int = 64, score_threshold: float = 0.5, mask_threshold: float = 0.5,
                           min_size: int = 1, device="auto", return_table: bool = False,
-                          return_probabilities: bool = False, convert: str | None = None):
+                          return_probabilities: bool = False, convert: str | None = None, diameter=None):
     """Generator form of :func:`predict_maskrcnn`: yields :class:`Progress`.
 
     Returns ``labels``, or ``(labels, table)`` with ``return_table=True`` (the form ``core.predict``'s
@@ -239,6 +239,9 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
     spatial = arr.ndim - (1 if channel_axis is not None or rgb_last else 0)
     if spatial not in (2, 3):
         raise ValueError(f"image of shape {arr.shape}: expected a 2D image (YX, YX+channels) or a stack of them.")
+    if spatial == 3 and diameter is not None:
+        raise ValueError("diameter= rescales a single 2D image (with or without channels); for a stack, "
+                         "predict without it or plane by plane.")
     if spatial == 3:  # a stack: plane by plane, ids unique over the stack
         if channel_axis is not None:
             arr = np.moveaxis(arr, channel_axis, -1)
@@ -266,16 +269,28 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
     announce_conversion(convert, n_channels, channels)
     prepared = prepare_image(arr, channels, channel_axis, norm, convert=convert)
     predictor = model_tile_predictor(model, dev, score_threshold, mask_threshold)
-    if tile_size is not None and max(prepared.shape[1:]) <= tile_size:
-        tile_size = None
-    instances = yield from iter_predict_tiled(predictor, prepared, tile_size, overlap)
-    labels, table = stitch_instances(instances, prepared.shape[1:], min_area=max(1, int(min_size)))
+
+    def iter_one(chw):
+        tile = None if tile_size is None or max(chw.shape[1:]) <= tile_size else tile_size
+        instances = yield from iter_predict_tiled(predictor, chw, tile, overlap)
+        return stitch_instances(instances, chw.shape[1:], min_area=max(1, int(min_size)))
+
+    if diameter is None:
+        labels, table = yield from iter_one(prepared)
+    else:
+        from ..diameter import iter_predict_at_diameter
+
+        def iter_hwc(hwc):
+            return (yield from iter_one(np.ascontiguousarray(np.moveaxis(hwc, -1, 0))))
+
+        labels, table, _ = yield from iter_predict_at_diameter(
+            iter_hwc, np.moveaxis(prepared, 0, -1), getattr(model, "segsuite_diameter", None), diameter)
     return (labels, table) if return_table else labels
 
 
 def predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = None, tile_size: int | None = 512,
                      overlap: int = 64, score_threshold: float = 0.5, mask_threshold: float = 0.5,
-                     min_size: int = 1, device="auto", progress=None, convert: str | None = None):
+                     min_size: int = 1, device="auto", progress=None, convert: str | None = None, diameter=None):
     """Segment cell instances with a trained Mask R-CNN.
 
     Parameters
@@ -305,6 +320,11 @@ def predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = N
         How a colour image becomes gray for a model trained on gray images: ``"hematoxylin"`` (H&E: the
         hematoxylin stain, nuclei bright), ``"gray"`` (channel mean). None refuses a colour image (unless its
         channels are equal), since averaging stained tissue to gray inverts what a fluorescence model expects.
+    diameter : float or "auto", optional
+        The objects' diameter in the image, pixels: the image is rescaled so they are as large as those the
+        model was trained on (``training["diameter"]`` in its checkpoint), predicted, and the labels resized
+        back. ``"auto"`` estimates it (:func:`~napari_segsuite.core.diameter.iter_predict_at_diameter`).
+        None (default): the image's own scale. 2D images only.
 
     Returns
     -------
@@ -329,4 +349,4 @@ def predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = N
     return run(iter_predict_maskrcnn(model_or_checkpoint, image, channel_axis=channel_axis, tile_size=tile_size,
                                      overlap=overlap, score_threshold=score_threshold,
                                      mask_threshold=mask_threshold, min_size=min_size, device=device,
-                                     return_table=True, convert=convert), progress)
+                                     return_table=True, convert=convert, diameter=diameter), progress)

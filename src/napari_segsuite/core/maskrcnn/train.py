@@ -7,8 +7,6 @@ validation.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..labels import as_labels
@@ -169,6 +167,8 @@ def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fra
 
     from ..device import select_device
     from ..training.loop import iter_training_loop, optimizer_step
+    from ..diameter import median_diameter
+    from ..training.schedule import LRSchedule
     from ..training.triton import load_torch_without_triton
     from .checkpoint import make_checkpoint, model_from_checkpoint
     from .targets import partial_view
@@ -208,21 +208,14 @@ def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fra
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=1e-4)
-    total = epochs * steps_per_epoch
-    warmup = min(50, total // 10 + 1)
-
-    def lr_at(step):
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    schedule = LRSchedule(optimizer, learning_rate, epochs * steps_per_epoch, time_limit)
     scaler = torch.amp.GradScaler("cuda") if dev.type == "cuda" else None
     weights = np.array([lab.size if reg is None else reg.sum() for _, lab, _, reg in train_items], float)
     weights /= weights.sum()
     views = [partial_view(img, lab, reg) + (cl, reg) for img, lab, cl, reg in train_items]
     training = dict(patch_size=patch_size, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
-                    learning_rate=learning_rate, val_fraction=val_fraction, seed=seed)
+                    learning_rate=learning_rate, val_fraction=val_fraction, seed=seed,
+                    diameter=median_diameter([lab for _, lab, _, _ in train_items]))
 
     def train_step() -> float:
         images, targets = [], []
@@ -231,13 +224,13 @@ def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fra
             crop_img, crop_lab = augment_crop(img, lab, patch_size, rng, region)
             images.append(torch.from_numpy(crop_img).to(dev))
             targets.append(_to_target(crop_lab, classes, torch, dev))
+        schedule.before_step()
         with torch.autocast(dev.type, enabled=scaler is not None):
             loss = sum(model(images, targets).values())
         if not torch.isfinite(loss):
             raise ValueError("training diverged (the loss is not finite); lower the learning rate.")
         optimizer.zero_grad(set_to_none=True)
         optimizer_step(loss, optimizer, scaler, clip_norm=10.0)
-        scheduler.step()
         return float(loss.detach())
 
     def snapshot() -> dict:

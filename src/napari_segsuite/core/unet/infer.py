@@ -158,7 +158,8 @@ def iter_predict_unet(model, image, *, channel_axis: int | None = None, device="
                       min_size: int = UNET_PREDICT_DEFAULTS["min_size"],
                       watershed: bool = False, min_distance: int = UNET_PREDICT_DEFAULTS["min_distance"],
                       return_probabilities: bool = False, out=None,
-                      prob_out=None, amp: bool = True, tiled: bool = True, convert: str | None = None):
+                      prob_out=None, amp: bool = True, tiled: bool = True, convert: str | None = None,
+                      diameter=None):
     """Generator form of :func:`predict_unet`: yields :class:`Progress` per batch of tiles, returns its result.
 
     ``convert`` (``"hematoxylin"`` or ``"gray"``) lets a colour image into a gray model
@@ -174,6 +175,11 @@ def iter_predict_unet(model, image, *, channel_axis: int | None = None, device="
         raise ValueError(f"min_distance must be a whole number of pixels >= 1, got {min_distance!r}.")
     net, ckpt, dev = model if isinstance(model, tuple) else load_unet(model, device)
     source = PlaneSource(image, in_channels=net.config["in_channels"], channel_axis=channel_axis, convert=convert)
+    if diameter is not None:
+        return (yield from _iter_at_diameter(
+            (net, ckpt, dev), source, image, channel_axis, diameter, out, prob_out, return_probabilities,
+            dict(tile_size=tile_size, tile_batch=tile_batch, threshold=threshold, min_size=min_size,
+                 watershed=watershed, min_distance=min_distance, amp=amp, tiled=tiled, convert=convert)))
     announce_conversion(convert, source.n_channels, net.config["in_channels"])
     normalization = ckpt["normalization"]
     if tile_batch is None:
@@ -215,6 +221,30 @@ def iter_predict_unet(model, image, *, channel_axis: int | None = None, device="
         if probs is not None and _plane_view(probs, key, np.float32) is None:
             probs[key] = prob_plane
     return (labels, probs) if return_probabilities else labels
+
+
+def _iter_at_diameter(loaded, source, image, channel_axis, diameter, out, prob_out, return_probabilities, kwargs):
+    """:func:`iter_predict_unet` of a 2D image rescaled to the model's object size (``diameter``)."""
+    from ..diameter import iter_predict_at_diameter, model_diameter
+
+    if source.is_stack or out is not None or prob_out is not None:
+        raise ValueError("diameter= rescales a single 2D image (with or without channels); for a stack or "
+                         "out=/prob_out= arrays, predict without it or plane by plane.")
+    plane = np.asarray(image)
+    if channel_axis is not None:
+        plane, channel_axis = np.moveaxis(plane, channel_axis, -1), -1
+
+    def iter_one(small):
+        return (yield from iter_predict_unet(loaded, small, channel_axis=channel_axis,
+                                             return_probabilities=return_probabilities, **kwargs))
+
+    labels, prob, _ = yield from iter_predict_at_diameter(iter_one, plane, model_diameter(loaded[1]), diameter)
+    labels = np.ascontiguousarray(labels, dtype=np.int32)
+    if not return_probabilities:
+        return labels
+    from skimage.transform import resize
+
+    return labels, resize(prob, labels.shape, order=1, preserve_range=True).astype(np.float32)
 
 
 def _plane_view(arr, key, dtype):
@@ -262,6 +292,12 @@ def predict_unet(model, image, **kwargs):
         6 for a three-class one) and one batch of connected components being split.
     amp : bool
         Mixed precision on CUDA (ignored elsewhere).
+    diameter : float or "auto", optional
+        The objects' diameter in the image, pixels: the image is rescaled so they are as large as those the
+        model was trained on (``training["diameter"]`` in its checkpoint), predicted, and the labels resized
+        back. ``"auto"`` estimates it (:func:`~napari_segsuite.core.diameter.iter_predict_at_diameter`).
+        None (default): the image's own scale. 2D images only; ``min_size`` then counts pixels at the
+        model's scale.
 
     Returns
     -------

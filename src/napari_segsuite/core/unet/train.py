@@ -65,8 +65,10 @@ def iter_train_unet(data, *, epochs: int = D["epochs"], steps_per_epoch: int = D
     import torch
 
     from ..device import select_device
+    from ..diameter import median_diameter
     from ..training.checkpoint import MODEL_FORMAT, MODEL_VERSION, to_cpu
     from ..training.loop import iter_training_loop, optimizer_step
+    from ..training.schedule import LRSchedule
     from ..training.triton import load_torch_without_triton
     from .model import build_unet, default_config
 
@@ -116,6 +118,7 @@ def iter_train_unet(data, *, epochs: int = D["epochs"], steps_per_epoch: int = D
     net = build_unet(config).to(dev)
     params = [p for p in net.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=learning_rate)
+    schedule = LRSchedule(optimizer, learning_rate, epochs * steps_per_epoch, time_limit)
     start = None
     if start_ckpt is not None and resume is not None:
         state = start_ckpt["resume"]
@@ -124,6 +127,7 @@ def iter_train_unet(data, *, epochs: int = D["epochs"], steps_per_epoch: int = D
         start = {"epoch": int(state["epoch"]), "best_score": float(state["best_score"]),
                  "bad_epochs": int(state["bad_epochs"]), "history": start_ckpt.get("history"),
                  "best_state": start_ckpt["state_dict"]}
+        schedule.steps = start["epoch"] * steps_per_epoch  # no second warm-up
     elif start_ckpt is not None:
         net.load_state_dict(start_ckpt["state_dict"])
     use_amp = bool(amp) and dev.type == "cuda"
@@ -132,13 +136,15 @@ def iter_train_unet(data, *, epochs: int = D["epochs"], steps_per_epoch: int = D
                     learning_rate=learning_rate, w0=w0, sigma=sigma,
                     class_weights=(class_weights if isinstance(class_weights, (str, type(None)))
                                    else list(class_weights)),
-                    val_fraction=val_fraction, seed=seed, min_size=min_size)
+                    val_fraction=val_fraction, seed=seed, min_size=min_size,
+                    diameter=median_diameter([lab for _, _, lab, _ in train_items]))
     net.train()
 
     def train_step() -> float:
         x, y, wts, mask = (torch.from_numpy(a).to(dev)
                            for a in build_batch(rng, augmenter, prepared, batch_size, n_classes))
         optimizer.zero_grad(set_to_none=True)
+        schedule.before_step()
         with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):  # thread-local: entered here
             logits = net(x)
         loss = masked_cross_entropy(logits, y, wts, mask)
