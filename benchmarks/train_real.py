@@ -92,9 +92,16 @@ def _clock():
     return time.perf_counter(), time.process_time()
 
 
-def run_ours(method: str, train, test_image, budget_s: float, seed: int | None) -> dict:
-    """Train one of our models with its defaults, predict the test half; timings of the training."""
+def run_ours(method: str, train, test_image, budget_s: float, seed: int | None, start: str = "scratch") -> dict:
+    """Train one of our models with its defaults, predict the test half; timings of the training.
+
+    ``start="shipped"`` fine-tunes the shipped model instead (``init=``; its size and normalisation kept).
+    """
+    from napari_segsuite.core.samples import sample_path
+
     extra = {} if seed is None else {"seed": seed}
+    if start == "shipped":
+        extra["init"] = sample_path("unet_nuclei.pt" if method == "unet" else "maskrcnn_nuclei.pt")
     data = [train]
     if method == "unet":
         from napari_segsuite.core.unet import predict_unet, train_unet
@@ -173,6 +180,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of every method (default 0, our trainers' default)")
     p.add_argument("--cellpose-python", default=None,
                    help="python of the Cellpose venv (default .venv-cellpose/bin/python at the repository root)")
+    p.add_argument("--start", choices=("scratch", "shipped"), default="scratch",
+                   help="ours from scratch (as the Cellpose peer), or fine-tuning the shipped models")
     p.add_argument("--json", default=None, help="write the results to this file")
     args = p.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -197,7 +206,8 @@ def main(argv=None) -> int:
     print(f"{Path(args.image).name}{'' if args.crop is None else ' crop ' + str(args.crop)}: train on the left "
           f"{train_img.shape[0]}x{train_img.shape[1]} ({len(np.unique(train_lab)) - 1} objects), test on the right "
           f"{test_img.shape[0]}x{test_img.shape[1]} ({len(np.unique(test_lab)) - 1} objects; labels made by "
-          f"software); {args.minutes:g} min per method, {args.threads} thread(s), one method at a time", flush=True)
+          f"software); {args.minutes:g} min per method, {args.threads} thread(s), one method at a time; ours "
+          f"{'from scratch' if args.start == 'scratch' else 'fine-tuning the shipped models'}", flush=True)
     results: dict[str, dict] = {}
     for method in args.methods:
         print(f"training {NAMES[method]} ...", flush=True)
@@ -210,7 +220,8 @@ def main(argv=None) -> int:
                 run = run_cellpose(str(python), (train_img, train_lab), test_img, args.minutes, args.threads,
                                    args.seed)
             else:
-                run = run_ours(method, (train_img, train_lab), test_img, budget, None if args.seed == 0 else args.seed)
+                run = run_ours(method, (train_img, train_lab), test_img, budget, None if args.seed == 0 else args.seed,
+                               args.start)
         except (FileNotFoundError, RuntimeError) as exc:
             print(f"  skipped: {exc}", flush=True)
             results[method] = {"skipped": str(exc)}
@@ -236,7 +247,8 @@ def main(argv=None) -> int:
     if results and "ap50" not in peer:
         print("no Cellpose figure in this run, so no ratio")
     if args.json:
-        out = {"image": str(args.image), "masks": str(args.masks), "crop": args.crop, "minutes": args.minutes,
+        out = {"start": args.start, "image": str(args.image), "masks": str(args.masks), "crop": args.crop,
+               "minutes": args.minutes,
                "threads": args.threads, "seed": args.seed, "train_shape": list(train_img.shape),
                "test_shape": list(test_img.shape), "results": results, "ap50_ratio_to_cellpose": ratios,
                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu_count": os.cpu_count(),

@@ -11,6 +11,9 @@ nucleus is about ``MODEL_DIAMETER`` (20) pixels across, jittered by x0.75-1.33, 
 sets (``sample_data/real`` and, when present, ``/work/realdata``) are for the zero-shot figures printed at
 the end (``benchmarks/real_images.py``).
 
+The shipped files: U-Net ``--minutes 20``; Mask R-CNN ``--minutes 20``, then ``--minutes 20 --init`` the first
+round's file (time limits on a loaded 2-core machine: about 800 and 600 + 700 steps).
+
 U-Net: the CPU default (base 16, depth 3, two classes + border weight map). Mask R-CNN: slim ResNet-18-FPN
 (width 16, 64 FPN channels), weights stored as float16. Both train under a wall-clock budget.
 """
@@ -56,6 +59,8 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, default=20.0, help="training time budget")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--n-train", type=int, default=400)
+    parser.add_argument("--init", type=Path, default=None,
+                        help="continue from this checkpoint's weights (a second round on the same corpus)")
     parser.add_argument("-o", "--output", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -83,7 +88,7 @@ def main(argv=None) -> int:
         from napari_segsuite.core.unet import iter_train_unet, save_checkpoint
 
         ckpt = run(iter_train_unet(train, val_data=val, epochs=1000, steps_per_epoch=50, device="cpu", seed=0,
-                                   patience=0, time_limit=budget), progress=report)
+                                   patience=0, time_limit=budget, init=args.init), progress=report)
         ckpt.pop("resume", None)
         training = {**ckpt["training"], "diameter": MODEL_DIAMETER}
         ckpt["history"]["trained_on"] = "randomized_nuclei corpus (scripts/train_shipped_models.py)"
@@ -92,9 +97,10 @@ def main(argv=None) -> int:
     else:
         from napari_segsuite.core.maskrcnn import iter_train_maskrcnn, save_maskrcnn_checkpoint
 
-        ckpt = run(iter_train_maskrcnn(train, val_data=val, config={"width": 16, "fpn_channels": 64},
+        ckpt = run(iter_train_maskrcnn(train, val_data=val,
+                                       config=None if args.init else {"width": 16, "fpn_channels": 64},
                                        device="cpu", epochs=1000, steps_per_epoch=50, seed=0, time_limit=budget,
-                                       save_half=True), progress=report)
+                                       save_half=True, init=args.init), progress=report)
         ckpt["training"] = {**ckpt.get("training", {}), "diameter": MODEL_DIAMETER}
         ckpt["history"]["trained_on"] = "randomized_nuclei corpus (scripts/train_shipped_models.py)"
         save_maskrcnn_checkpoint(output, ckpt)

@@ -70,9 +70,17 @@ def _threshold_predictor(seen):
 def test_predict_at_a_given_diameter_rescales_and_resizes_back():
     lab = _disks((120, 120), 10, 40)
     seen = []
-    labels, extra, used = run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 10, 20))
-    assert seen == [(60, 60)] and used == 20 and extra == {"n": 1}
+    labels, extra, used = run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 5, 20))
+    assert seen == [(30, 30)] and used == 20 and extra == {"n": 1}
     assert labels.shape == lab.shape and labels.max() == lab.max()
+
+
+def test_sizes_within_the_band_are_predicted_at_the_image_scale():
+    lab = _disks((120, 120), 10, 40)
+    seen = []
+    run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 30))
+    run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 30, band=(1, 1)))
+    assert seen == [(120, 120), (80, 80)]
 
 
 def test_auto_diameter_refines_a_wrong_estimate_with_the_first_answer():
@@ -94,3 +102,25 @@ def test_model_without_a_recorded_size_cannot_rescale():
     assert model_diameter({"training": {}}) is None
     with pytest.raises(ValueError, match="does not record the object size"):
         run(iter_predict_at_diameter(_threshold_predictor([]), np.ones((8, 8)), None, 10))
+
+
+@pytest.mark.parametrize("kind", ["unet", "maskrcnn"])
+def test_models_predict_a_shrunk_stack_plane_by_plane_at_the_diameter(kind):
+    """Two planes of the sample field shrunk 2.5x: the shipped models (which record their training size)
+    find the nuclei again at the given diameter, plane by plane, ids unique over the stack."""
+    from napari_segsuite.core import average_precision, load_sample, sample_path
+    from napari_segsuite.core.maskrcnn import predict_maskrcnn
+    from napari_segsuite.core.unet import predict_unet
+
+    image, gt = load_sample("nuclei_test")
+    small = rescale_plane(image[:400, :400], 0.4)
+    small_gt = resize_labels(gt[:400, :400], small.shape)
+    stack = np.stack([small, small[::-1]])
+    if kind == "unet":
+        labels = predict_unet(sample_path("unet_nuclei.pt"), stack, device="cpu", diameter=7.5)
+    else:
+        labels = predict_maskrcnn(sample_path("maskrcnn_nuclei.pt"), stack, device="cpu", diameter=7.5)[0]
+    assert labels.shape == stack.shape
+    assert average_precision(small_gt, labels[0], thresholds=(0.5,))["ap"][0] >= 0.75
+    assert average_precision(small_gt[::-1], labels[1], thresholds=(0.5,))["ap"][0] >= 0.75
+    assert not set(np.unique(labels[0])[1:]) & set(np.unique(labels[1])[1:])

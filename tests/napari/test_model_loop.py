@@ -81,7 +81,9 @@ def test_unet_training_starts_from_the_loaded_model_when_asked(make_napari_viewe
     widget.from_loaded.value = True
     assert widget.train() is None and "no model is loaded" in widget.jobs.status
     assert widget.load_sample_model()
-    assert "sample model: val AP@0.5 0.96 on its synthetic training data" in widget.readout.value
+    best = widget.checkpoint["history"]["best_val_ap50"]
+    assert f"sample model: val AP@0.5 {best:.2f} on held-out images of its synthetic training corpus" in (
+        widget.readout.value)
     sample = widget.checkpoint
     widget.epochs.value, widget.steps.value, widget.device.value = 1, 1, "cpu"
     widget.model_size.value = "tiny (base 8, depth 2)"          # ignored: the loaded model's size is kept

@@ -204,3 +204,37 @@ def test_current_plane_only_lands_on_that_plane(make_napari_viewer_proxy, qtbot,
     expected = predict_unet(widget.checkpoint, stack[1], device="cpu", min_size=int(widget.min_size.value),
                             watershed=False)
     np.testing.assert_array_equal(out.data[0], expected)
+
+
+def test_cell_size_rescales_small_nuclei_to_the_sample_model(make_napari_viewer_proxy, qtbot, wait_job, shown_errors):
+    """The sample model records its training cell size: 'estimate' (its default for such a model) and a given
+    diameter find nuclei shrunk 2.5x; 'the diameter below' without a diameter is refused; a model without a
+    recorded size greys the choice out and predicts at the image's own scale."""
+    from napari_segsuite.core import average_precision, load_sample
+    from napari_segsuite.core.diameter import rescale_plane, resize_labels
+
+    torch.set_num_threads(1)
+    viewer = make_napari_viewer_proxy()
+    image, gt = load_sample("nuclei_test")
+    small = rescale_plane(image[:400, :400], 0.4).astype(np.uint16)
+    small_gt = resize_labels(gt[:400, :400], small.shape)
+    viewer.add_image(small, name="small")
+    widget = UNetWidget(viewer)
+    assert widget.load_sample_model()
+    assert widget.cell_size.enabled and widget.cell_size.value == "auto"
+    widget.predict_image.value = viewer.layers["small"]
+    scores = {}
+    for mode, diameter in (("auto", 0), ("given", 7.5), ("native", 0)):
+        widget.cell_size.value, widget.diameter.value = mode, diameter
+        assert widget.predict() is not None
+        wait_job(widget.jobs, 60000)
+        qtbot.waitUntil(lambda: "small U-Net" in viewer.layers, timeout=5000)
+        scores[mode] = average_precision(small_gt, np.asarray(viewer.layers["small U-Net"].data), (0.5,))["ap"][0]
+        viewer.layers.remove("small U-Net")
+    assert scores["auto"] >= 0.75 and scores["given"] >= 0.75 and scores["given"] >= scores["native"] + 0.1
+    widget.cell_size.value, widget.diameter.value = "given", 0
+    assert widget.predict() is None and "give the cells' diameter" in shown_errors[-1]
+    ck = dict(widget.checkpoint)
+    ck["training"] = {k: v for k, v in ck.get("training", {}).items() if k != "diameter"}
+    widget.set_checkpoint(ck, "old.pt")
+    assert not widget.cell_size.enabled and widget.cell_size.value == "native"

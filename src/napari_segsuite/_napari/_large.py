@@ -122,7 +122,7 @@ def predict_large(widget, layer, image, channel_axis, place):
     except ValueError as exc:
         widget.report(exc)
         return None
-    options = {k: v for k, v in widget.predict_options().items() if k not in ("return_table",)}
+    options = {k: v for k, v in widget.predict_options().items() if k not in ("return_table", "diameter")}
     layer_kwargs = place.layer_kwargs
 
     def returned(path):

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from magicgui.widgets import CheckBox, ComboBox, FileEdit, Label, PushButton
+from magicgui.widgets import CheckBox, ComboBox, FileEdit, Label, PushButton, SpinBox
 
 from . import _large
 from ._base import JobWidget
 from ._layers import ROLE_KEY, layers_of_type, prediction_input
 from ._readout import figure_source
 
-__all__ = ["ModelWidget", "CONVERT_CHOICES"]
+__all__ = ["ModelWidget", "CONVERT_CHOICES", "SIZE_CHOICES"]
+
+#: "cell size" choices of the predict section: (shown text, how ``diameter=`` is set)
+SIZE_CHOICES = [("the image's own scale", "native"), ("estimate it, rescale to the model", "auto"),
+                ("the diameter below, rescale to the model", "given")]
 
 #: "colour image -> gray model" choices of the predict section: (shown text, ``convert=`` of the predictors)
 CONVERT_CHOICES = [("none (refuse)", None), ("hematoxylin (H&E)", "hematoxylin"), ("channel mean", "gray")]
@@ -94,8 +98,13 @@ class ModelWidget(JobWidget):
             "A dask or zarr layer over 4096 x 4096 pixels a plane is predicted block by block into this OME-Zarr "
             "folder (empty: a folder named after the layer in the temporary folder), never loaded whole; "
             "the result layer reads it from disk. Cancel keeps the finished blocks: predict again to resume.")
+        self.cell_size = ComboBox(label="cell size", choices=SIZE_CHOICES, value="native")
+        self.cell_size.tooltip = ("Models that record the cell size they were trained at (the sample models do) "
+                                  "predict 2D images rescaled to it: cells of any size meet the model at its own. "
+                                  "Estimated, or from the diameter you give.")
+        self.diameter = SpinBox(label="cell diameter (px)", value=0, min=0, max=10000)
         return [Label(value="<b>Predict</b>"), self.predict_image, self.whole_stack, self.convert,
-                self.large_output]
+                self.cell_size, self.diameter, self.large_output]
 
     def _train_options(self) -> list:
         self.from_loaded = CheckBox(text="start from the loaded model (fine-tune)", value=False)
@@ -134,7 +143,16 @@ class ModelWidget(JobWidget):
     # -- the model ----------------------------------------------------------------------------------
     def set_checkpoint(self, checkpoint: dict, origin: str) -> None:
         """Use ``checkpoint`` for prediction (and saving) and describe it in the readout."""
+        from napari_segsuite.core.diameter import model_diameter
+
         self.checkpoint, self.origin, self.checkpoint_file = checkpoint, origin, None
+        sized = model_diameter(checkpoint)
+        self.cell_size.value = "auto" if sized else "native"
+        self.cell_size.enabled = bool(sized)
+        self.cell_size.tooltip = (f"This model was trained on cells about {sized:.0f} px across; 2D images can be "
+                                  "rescaled so their cells meet it at that size." if sized else
+                                  "This model does not record the cell size it was trained at: images are "
+                                  "predicted at their own scale.")
         source = figure_source(checkpoint.get("history"), origin, sample=origin == self.sample_file)
         self.readout.value = self._describe(checkpoint, origin) + (f"; {source}" if source else "")
 
@@ -183,8 +201,19 @@ class ModelWidget(JobWidget):
 
     # -- prediction ---------------------------------------------------------------------------------
     def predict_options(self) -> dict:
-        """The predictor's keyword arguments from the predict section (``channel_axis`` and ``device`` aside)."""
-        return {"convert": self.convert.value}
+        """The predictor's keyword arguments from the predict section (``channel_axis`` and ``device`` aside).
+
+        Raises ValueError when "the diameter below" is chosen without a diameter.
+        """
+        options = {"convert": self.convert.value}
+        mode = self.cell_size.value if self.cell_size.enabled else "native"
+        if mode == "auto":
+            options["diameter"] = "auto"
+        elif mode == "given":
+            if not self.diameter.value > 0:
+                raise ValueError("give the cells' diameter in pixels, or choose another 'cell size'.")
+            options["diameter"] = float(self.diameter.value)
+        return options
 
     def prediction_place(self, layer):
         """``prediction_input`` of one plane: ``(image, channel_axis, place)`` (fine-tuning takes 2D images)."""
@@ -206,12 +235,12 @@ class ModelWidget(JobWidget):
             if self.checkpoint is None:
                 raise ValueError("no model: load or train one first.")
             image, channel_axis, place = prediction_input(self._viewer, layer, bool(self.whole_stack.value))
+            if _large.is_large(image, channel_axis):  # block by block into a file, never read whole
+                return _large.predict_large(self, layer, image, channel_axis, place)
+            gen, args, kwargs = self._predict_job(image, channel_axis)
         except ValueError as exc:
             self.report(exc)
             return None
-        if _large.is_large(image, channel_axis):  # block by block into a file, never read whole
-            return _large.predict_large(self, layer, image, channel_axis, place)
-        gen, args, kwargs = self._predict_job(image, channel_axis)
 
         def returned(result):
             if not self.in_viewer(layer):

@@ -41,7 +41,7 @@ def figure_source(history: dict | None, origin: str, sample: bool) -> str:
     Examples
     --------
     >>> figure_source({"best_val_ap50": 0.958}, "unet_nuclei.pt", sample=True)
-    'sample model: val AP@0.5 0.96 on its synthetic training data, not a measure on your images'
+    'sample model: val AP@0.5 0.96 on held-out images of its synthetic training corpus, not a measure on your images'
     >>> figure_source({"best_val_ap50": 0.81, "validation": "held-out training items"}, "trained", sample=False)
     'val AP@0.5 0.81 on held-out items of your training data'
     """
@@ -49,7 +49,8 @@ def figure_source(history: dict | None, origin: str, sample: bool) -> str:
     if best is None:
         return "sample model" if sample else ""
     if sample:
-        return f"sample model: val AP@0.5 {best:.2f} on its synthetic training data, not a measure on your images"
+        return (f"sample model: val AP@0.5 {best:.2f} on held-out images of its synthetic training corpus, not a "
+                "measure on your images")
     note = (history or {}).get("validation")
     where = _VALIDATED_ON.get(note, f"on {note}" if note else "(validation data not recorded)")
     if origin in ("trained", "fine-tuned") or origin.startswith("trained"):

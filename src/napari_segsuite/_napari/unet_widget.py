@@ -56,9 +56,9 @@ class UNetWidget(ModelWidget):
         # --- prediction
         predict = self._predict_section()
         self.probabilities = CheckBox(text="add the probability map", value=False)
-        self.diameter = SpinBox(label="cell diameter (px)", value=0, min=0, max=10000)
-        self.diameter.tooltip = ("Typical cell size: sets 'min size' (a quarter of such a cell's area) and the "
-                                 "split seed distance (0.4 diameters). 0: set them yourself.")
+        self.diameter.tooltip = ("Typical cell size. At the image's own scale it sets 'min size' (a quarter of "
+                                 "such a cell's area) and the split seed distance (0.4 diameters); 0: set them "
+                                 "yourself.")
         self.diameter.changed.connect(self._diameter_changed)
         self.threshold = FloatSpinBox(label="probability threshold", value=UNET_PREDICT_DEFAULTS["threshold"],
                                       min=0.05, max=0.95, step=0.05)
@@ -73,12 +73,12 @@ class UNetWidget(ModelWidget):
         return [*self._model_section(),
                 Label(value="<b>Train</b>"), self.training, *self._train_options(), self.epochs, self.steps,
                 self.patch_size, self.model_size, self.classes, self.device, self.autosave, self.train_button,
-                *predict, self.probabilities, self.diameter, self.threshold, self.min_size, self.watershed,
+                *predict, self.probabilities, self.threshold, self.min_size, self.watershed,
                 self.min_distance,
                 self.predict_button, *self._finetune_section(), self.jobs]
 
     def _diameter_changed(self, *_):
-        if self.diameter.value > 0:
+        if self.diameter.value > 0 and self.cell_size.value == "native":
             sizes = sizes_for_diameter(self.diameter.value)
             self.min_size.value, self.min_distance.value = sizes["min_size"], sizes["min_distance"]
 

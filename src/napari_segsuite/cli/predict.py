@@ -22,6 +22,9 @@ def register(sub):
     p.add_argument("--probabilities", action="store_true", help="also write NAME_prob.tif (U-Net)")
     p.add_argument("--min-size", type=int, default=None, help="smallest instance kept, pixels (default: the model's)")
     p.add_argument("--watershed", action="store_true", help="split touching cells by a distance watershed (U-Net)")
+    p.add_argument("--diameter", type=_diameter, default=None,
+                   help="the cells' diameter in pixels, or 'auto' to estimate it: each 2D image is rescaled to the "
+                        "size the model was trained at (default: predict at the image's own scale)")
     add_channel_axis_argument(p)
     p.add_argument("--convert", choices=CONVERSIONS, default=None,
                    help="let a colour image into a model trained on gray images: 'hematoxylin' (H&E: the "
@@ -29,6 +32,21 @@ def register(sub):
                         "refused")
     add_distributed_arguments(p)
     p.set_defaults(func=_cmd_predict)
+
+
+def _diameter(text: str):
+    """``--diameter``: a positive number of pixels or ``auto``."""
+    import argparse
+
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"a positive number of pixels or 'auto', got {text!r}")
+    return value
 
 
 def _predict_inputs(paths: list[Path]) -> list[Path]:
@@ -90,6 +108,9 @@ def _cmd_predict(args) -> int:
     from napari_segsuite.core.training.checkpoint import open_checkpoint
 
     if wants_distributed(args):
+        if args.diameter is not None:
+            raise CLIError("--diameter is not available with --workers/--scheduler (blocks are predicted at the "
+                           "image's own scale); rescale the image first or leave out --diameter.")
         return run_predict(args)
     ckpt = open_checkpoint(args.model)
     files = _predict_inputs(args.inputs)
@@ -108,7 +129,17 @@ def _cmd_predict(args) -> int:
         if ckpt["kind"] != "unet":
             raise CLIError(f"--watershed applies to U-Net models; {args.model} is a {ckpt['kind']} model.")
         kwargs["watershed"] = True
+    if args.diameter is not None:
+        from napari_segsuite.core.diameter import model_diameter
+
+        if model_diameter(ckpt) is None:
+            raise CLIError(f"--diameter: {args.model} does not record the cell size it was trained at (it was "
+                           "trained before this version); predict without --diameter.")
+        kwargs["diameter"] = args.diameter
     for path, out in outputs.items():
+        if path.suffix == ".zarr" and args.diameter is not None:
+            raise CLIError("--diameter rescales 2D images read whole; a .zarr input is predicted chunk by chunk "
+                           "at its own scale (leave out --diameter).")
         if path.suffix == ".zarr":
             import zarr
 

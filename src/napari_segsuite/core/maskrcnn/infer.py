@@ -239,9 +239,6 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
     spatial = arr.ndim - (1 if channel_axis is not None or rgb_last else 0)
     if spatial not in (2, 3):
         raise ValueError(f"image of shape {arr.shape}: expected a 2D image (YX, YX+channels) or a stack of them.")
-    if spatial == 3 and diameter is not None:
-        raise ValueError("diameter= rescales a single 2D image (with or without channels); for a stack, "
-                         "predict without it or plane by plane.")
     if spatial == 3:  # a stack: plane by plane, ids unique over the stack
         if channel_axis is not None:
             arr = np.moveaxis(arr, channel_axis, -1)
@@ -254,7 +251,7 @@ def iter_predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | Non
             plane_labels, plane_table = yield from iter_predict_maskrcnn(
                 model, arr[z], channel_axis=channel_axis, tile_size=tile_size, overlap=overlap,
                 score_threshold=score_threshold, mask_threshold=mask_threshold, min_size=min_size, device=dev,
-                return_table=True, convert=convert)
+                return_table=True, convert=convert, diameter=diameter)
             offset = sum(len(t["label"]) for t in tables)
             out[z] = np.where(plane_labels > 0, plane_labels + offset, 0)
             tables.append({**plane_table, "label": plane_table["label"] + offset,
@@ -324,7 +321,7 @@ def predict_maskrcnn(model_or_checkpoint, image, *, channel_axis: int | None = N
         The objects' diameter in the image, pixels: the image is rescaled so they are as large as those the
         model was trained on (``training["diameter"]`` in its checkpoint), predicted, and the labels resized
         back. ``"auto"`` estimates it (:func:`~napari_segsuite.core.diameter.iter_predict_at_diameter`).
-        None (default): the image's own scale. 2D images only.
+        None (default): the image's own scale. A stack is rescaled plane by plane.
 
     Returns
     -------

@@ -224,27 +224,36 @@ def iter_predict_unet(model, image, *, channel_axis: int | None = None, device="
 
 
 def _iter_at_diameter(loaded, source, image, channel_axis, diameter, out, prob_out, return_probabilities, kwargs):
-    """:func:`iter_predict_unet` of a 2D image rescaled to the model's object size (``diameter``)."""
+    """:func:`iter_predict_unet` of an image rescaled to the model's object size (``diameter``), plane by plane."""
+    from skimage.transform import resize
+
     from ..diameter import iter_predict_at_diameter, model_diameter
 
-    if source.is_stack or out is not None or prob_out is not None:
-        raise ValueError("diameter= rescales a single 2D image (with or without channels); for a stack or "
-                         "out=/prob_out= arrays, predict without it or plane by plane.")
-    plane = np.asarray(image)
+    if out is not None or prob_out is not None:
+        raise ValueError("diameter= rescales images read whole; with out=/prob_out= arrays (large images), "
+                         "predict without it.")
+    arr = np.asarray(image)
     if channel_axis is not None:
-        plane, channel_axis = np.moveaxis(plane, channel_axis, -1), -1
+        arr, channel_axis = np.moveaxis(arr, channel_axis, -1), -1
+    planes = arr if source.is_stack else arr[None]
+    size = model_diameter(loaded[1])
 
     def iter_one(small):
         return (yield from iter_predict_unet(loaded, small, channel_axis=channel_axis,
                                              return_probabilities=return_probabilities, **kwargs))
 
-    labels, prob, _ = yield from iter_predict_at_diameter(iter_one, plane, model_diameter(loaded[1]), diameter)
-    labels = np.ascontiguousarray(labels, dtype=np.int32)
-    if not return_probabilities:
-        return labels
-    from skimage.transform import resize
-
-    return labels, resize(prob, labels.shape, order=1, preserve_range=True).astype(np.float32)
+    labels = np.zeros(source.out_shape, np.int32)
+    probs = np.zeros(source.out_shape, np.float32) if return_probabilities else None
+    offset = 0
+    for z, plane in enumerate(planes):
+        lab, prob, _ = yield from iter_predict_at_diameter(iter_one, plane, size, diameter)
+        lab = np.asarray(lab, np.int32)
+        key = (z,) if source.is_stack else (Ellipsis,)
+        labels[key] = np.where(lab > 0, lab + offset, 0)
+        offset += int(lab.max(initial=0))
+        if probs is not None:
+            probs[key] = resize(prob, lab.shape, order=1, preserve_range=True)
+    return (labels, probs) if return_probabilities else labels
 
 
 def _plane_view(arr, key, dtype):
@@ -296,8 +305,8 @@ def predict_unet(model, image, **kwargs):
         The objects' diameter in the image, pixels: the image is rescaled so they are as large as those the
         model was trained on (``training["diameter"]`` in its checkpoint), predicted, and the labels resized
         back. ``"auto"`` estimates it (:func:`~napari_segsuite.core.diameter.iter_predict_at_diameter`).
-        None (default): the image's own scale. 2D images only; ``min_size`` then counts pixels at the
-        model's scale.
+        None (default): the image's own scale. A stack is rescaled plane by plane; ``min_size`` then counts
+        pixels at the model's scale.
 
     Returns
     -------
