@@ -78,9 +78,10 @@ def test_predict_at_a_given_diameter_rescales_and_resizes_back():
 def test_sizes_within_the_band_are_predicted_at_the_image_scale():
     lab = _disks((120, 120), 10, 40)
     seen = []
-    run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 30))
-    run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 30, band=(1, 1)))
-    assert seen == [(120, 120), (80, 80)]
+    run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 15))  # x1.33: inside
+    run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 15, band=(1, 1)))
+    run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 30))  # x0.67: below x0.8
+    assert seen == [(120, 120), (160, 160), (80, 80)]
 
 
 def test_auto_diameter_refines_a_wrong_estimate_with_the_first_answer():
