@@ -82,8 +82,9 @@ class GrabCutWidget(ClickMode, JobWidget):
                                       choices=lambda _w=None: layers_of_type(self._viewer, "Image"))
         self.nucleus_image.null_string = "none"
         self.nucleus_image.tooltip = ("Whole cells: an Image layer of the same cells' nuclei (e.g. the DAPI or "
-                                      "Hoechst channel). The box's nucleus seeds the cell, other nuclei in the box "
-                                      "are background; smoothness drops to the whole-cell default.")
+                                      "Hoechst channel). The nucleus nearest the box's centre seeds the cell; the "
+                                      "other nuclei are other cells, and the box keeps to its nucleus's side of "
+                                      "them; smoothness drops to the whole-cell default.")
         self.nucleus_image.changed.connect(self._nucleus_image_changed)
         self.use_model = CheckBox(text="use a model as a prior", value=False)
         self.model = FileEdit(label="model (.pt)", mode="r", filter="*.pt", value="", enabled=False)

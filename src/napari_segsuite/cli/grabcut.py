@@ -65,8 +65,8 @@ def register(sub):
                    help="what the colour models see: stain = hematoxylin optical density (H&E nuclei); "
                         "auto = stain for brightfield RGB, raw channels otherwise")
     p.add_argument("--nucleus-channel", type=int, default=None, metavar="C",
-                   help="multichannel whole cells: the channel marking the nucleus, taken as sure foreground "
-                        "inside each box")
+                   help="multichannel whole cells: the channel marking the nucleus; each box keeps to the cell "
+                        "of the nucleus nearest its centre (other nuclei mark other cells)")
     p.set_defaults(func=_cmd_grabcut)
 
 

@@ -77,6 +77,8 @@ def _box_mask(arr, shape, box, tri, n_iter, params, prior=None, point=None):
         seed[max(pr - 1, 0):pr + 2, max(pc - 1, 0):pc + 2] = True
     if params.get("features") == "stain":
         crop = stain_features(crop, params["full_scale"])
+    elif nucleus is not None:  # whole cells: the colour models see the cell channels, the nucleus is apart
+        crop = np.delete(crop, params["nucleus_channel"], axis=-1)
     mask = cut_crop(crop, (r0 - y0, c0 - x0, r1 - y0, c1 - x0), hard_fg, hard_bg, n_iter,
                     params["n_components"], params["gamma"], params["core_fraction"], params["shape_prior"],
                     params["min_contrast"], p, params["prior_weight"], nucleus, seed)
@@ -130,11 +132,14 @@ def grabcut(image, box, n_iter=5, channel_axis=None, trimap=None, *, prior=None,
         "stain" for an RGB image on a bright background (brightfield), "raw" otherwise and whenever
         ``nucleus_channel`` is given.
     nucleus_channel : int, optional
-        For whole cells in a multichannel image: the channel marking the nucleus (e.g. Hoechst). Its
-        bright part in the box's core is taken as sure foreground and the other bright nuclei in the box
-        as sure background (other cells). The defaults of ``gamma``, ``shape_prior`` and ``min_contrast``
-        then become 10, 5 and 0: neighbouring cells in a confluent sheet differ by little but their
-        nucleus, so the contrast test would drop real cells.
+        For whole cells in a multichannel image: the channel marking the nucleus (e.g. Hoechst). The bright
+        nucleus in the box's core nearest the box's centre is taken as sure foreground, the other bright
+        nuclei as sure background (other cells); foreground costs more on the far side of the halfway line
+        to another nucleus; the shape prior's ellipse tilts with the cell (from the structure tensor of the
+        other channels); and the colour models and the smoothness term see the other channels only
+        (:mod:`~napari_segsuite.core.graphcut.cells`). The defaults of ``gamma``, ``shape_prior`` and
+        ``min_contrast`` then become 10, 5 and 0: neighbouring cells in a confluent sheet differ by little but
+        their nucleus, so the contrast test would drop real cells.
 
     Returns
     -------

@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .features import nucleus_seed
+from .cells import TERRITORY_COST, cell_cues
 from .gmm import GaussianMixture
 from .maxflow import GridCut, contrast_weights
 
-__all__ = ["cut_crop", "object_contrast", "prior_costs", "MAX_BOX_PIXELS", "PRIOR_EPS"]
+__all__ = ["cut_crop", "object_contrast", "prior_costs", "ellipse_radius2", "MAX_BOX_PIXELS", "PRIOR_EPS",
+           "MAX_TILT"]
 
 
 # -- the algorithm on one crop --------------------------------------------------------------------------
@@ -28,17 +29,36 @@ def _normalise(crop):
     return (x - lo) / span
 
 
-def _ellipse_radius2(shape, box, fraction=1.0):
-    """Squared normalised radius of the box's inscribed ellipse (scaled by ``fraction``): 1 on its outline."""
+#: The largest |rho| of a tilted shape prior: a box's inscribed ellipse never thins to its diagonal.
+MAX_TILT = 0.9
+
+
+def ellipse_radius2(shape, box, fraction=1.0, rho=0.0):
+    """Squared normalised radius of an ellipse inscribed in the box (scaled by ``fraction``): 1 on its outline.
+
+    ``rho`` = 0 is the upright ellipse. Otherwise the ellipse is tilted but still touches the box's four sides
+    (scaled by ``fraction``): it is the set of offsets ``d = (dy / ay, dx / ax)`` with ``d' S^-1 d <= 1`` for
+    ``S = [[1, rho], [rho, 1]]``, whose coordinates correlate by ``rho`` (positive: from top left to bottom
+    right). ``rho`` is clipped to [-MAX_TILT, MAX_TILT].
+    """
     r0, c0, r1, c1 = box
     yy, xx = np.ogrid[: shape[0], : shape[1]]
     cy, cx = (r0 + r1 - 1) / 2.0, (c0 + c1 - 1) / 2.0
     ay, ax = max((r1 - r0) / 2.0 * fraction, 0.75), max((c1 - c0) / 2.0 * fraction, 0.75)
-    return ((yy - cy) / ay) ** 2 + ((xx - cx) / ax) ** 2
+    u, v = (yy - cy) / ay, (xx - cx) / ax
+    rho = float(np.clip(rho, -MAX_TILT, MAX_TILT))
+    if not rho:
+        return u ** 2 + v ** 2
+    return (u ** 2 - 2.0 * rho * u * v + v ** 2) / (1.0 - rho ** 2)
+
+
+def _shape_cost(shape, box, weight, rho=0.0):
+    """Flat cost of the weak shape prior: the (tilted) inscribed ellipse leans foreground, the corners not."""
+    return (weight * (ellipse_radius2(shape, box, rho=rho) - 1.0)).ravel() if weight else 0.0
 
 
 def _ellipse(shape, box, fraction):
-    return _ellipse_radius2(shape, box, fraction) <= 1.0
+    return ellipse_radius2(shape, box, fraction) <= 1.0
 
 
 def _clean(mask, core):
@@ -104,7 +124,7 @@ def _block_any(m, f):
 
 
 def _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior,
-                        prior=None, prior_weight=0.0):
+                        prior=None, prior_weight=0.0, extra_fg=None, rho=0.0):
     """A large box: GrabCut on a block-averaged crop, then a full-resolution cut in a band at its edge."""
     r0, c0, r1, c1 = box
     f = int(np.ceil(np.sqrt((r1 - r0) * (c1 - c0) / MAX_BOX_PIXELS)))
@@ -112,8 +132,9 @@ def _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma
     sbox = (r0 // f, c0 // f, -(-r1 // f), -(-c1 // f))
     s_fg, s_bg = _block_any(hard_fg, f), _block_any(hard_bg, f)
     s_prior = None if prior is None else _block_mean(prior, f)
+    s_extra = None if extra_fg is None else _block_mean(extra_fg, f)
     coarse = _cut(small, sbox, s_fg & ~s_bg, s_bg & ~s_fg, n_iter, n_components, gamma, core_fraction,
-                  shape_prior, s_prior, prior_weight)
+                  shape_prior, s_prior, prior_weight, s_extra, rho)
     h, w = crop.shape[:2]
     coarse = np.repeat(np.repeat(coarse, f, 0), f, 1)[:h, :w]
     inbox = np.zeros((h, w), bool)
@@ -134,9 +155,11 @@ def _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma
     graph = GridCut((h, w), pairs, hard_fg=fix_fg, hard_bg=fix_bg)
     fg_model = GaussianMixture(n_components, variance_floor=1e-3).fit(flat[coarse.ravel()])
     bg_model = GaussianMixture(n_components, variance_floor=1e-3).fit(flat[(~coarse).ravel()])
-    shape_cost = (shape_prior * (_ellipse_radius2((h, w), box) - 1.0)).ravel() if shape_prior else 0.0
+    shape_cost = _shape_cost((h, w), box, shape_prior, rho)
     p_fg, p_bg = prior_costs(prior, prior_weight)
-    alpha = graph.cut(shape_cost + p_fg - fg_model.log_likelihood(flat), p_bg - bg_model.log_likelihood(flat))
+    extra = 0.0 if extra_fg is None else extra_fg.ravel()
+    alpha = graph.cut(shape_cost + p_fg + extra - fg_model.log_likelihood(flat),
+                      p_bg - bg_model.log_likelihood(flat))
     return _clean(alpha, coarse) & ~bg_fixed | fg_fixed
 
 
@@ -216,37 +239,44 @@ def cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_frac
     ``prior`` (the crop's foreground probabilities, or None) adds :func:`prior_costs` to the data term, and
     the first foreground model is learnt from the core's pixels with ``prior >= 0.5``.
 
-    ``nucleus`` (the crop of a nucleus channel, or None): its bright part inside the box's core
-    (:func:`~napari_segsuite.core.graphcut.features.nucleus_seed`) is foreground for sure, so the cut grows
-    the whole cell around the nucleus and keeps it; the other nuclei in the box are background for sure
-    (they are other cells).
+    ``nucleus`` (the crop of a nucleus channel, or None; ``crop`` then holds the other channels): whole cells,
+    with the cues of :func:`~napari_segsuite.core.graphcut.cells.cell_cues`. The box's nucleus is foreground for
+    sure, so the cut grows the whole cell around it and keeps it; the other nuclei are background for sure (they
+    are other cells); foreground costs more outside the box's nucleus territory; and the shape prior's ellipse
+    tilts with the cell.
 
     ``seed`` (bool mask of the crop, or None): pixels that are foreground for the cut (e.g. a clicked
     point), but unlike ``hard_fg`` they do not exempt the mask from the contrast test.
     """
+    extra_fg, rho = None, 0.0
     if nucleus is not None:
         inbox = np.zeros(crop.shape[:2], bool)
         inbox[box[0]:box[2], box[1]:box[3]] = True
-        core = _ellipse(crop.shape[:2], box, core_fraction) & inbox
-        own, others = nucleus_seed(nucleus, inbox & ~hard_bg, core)
-        hard_fg = hard_fg | (own & ~hard_bg)
-        hard_bg = hard_bg | (others & ~hard_fg)
+        core = _ellipse(crop.shape[:2], box, core_fraction) & inbox & ~hard_bg
+        cues = cell_cues(crop, nucleus, inbox, core)
+        hard_fg = hard_fg | (cues.own & ~hard_bg)
+        hard_bg = hard_bg | (cues.others & ~hard_fg)
+        if cues.territory is not None:
+            extra_fg = np.where(cues.territory, 0.0, TERRITORY_COST)
+        rho = cues.rho
     judged_fg = hard_fg
     if seed is not None:
         hard_fg = hard_fg | (seed & ~hard_bg)
     mask = _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior, prior,
-                prior_weight)
+                prior_weight, extra_fg, rho)
     if min_contrast > 0 and not (judged_fg & mask).any() and object_contrast(crop, mask, box) < min_contrast:
         return np.zeros_like(mask)
     return mask
 
 
 def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior, prior=None,
-         prior_weight=0.0):
+         prior_weight=0.0, extra_fg=None, rho=0.0):
+    """GrabCut's iterations on one crop. ``extra_fg``: a (rows, cols) cost added to foreground (or None);
+    ``rho``: the tilt of the shape prior's ellipse (:func:`ellipse_radius2`)."""
     r0, c0, r1, c1 = box
     if (r1 - r0) * (c1 - c0) > MAX_BOX_PIXELS:
         return _cut_coarse_to_fine(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction,
-                                   shape_prior, prior, prior_weight)
+                                   shape_prior, prior, prior_weight, extra_fg, rho)
     feats = _normalise(crop)
     h, w, c = feats.shape
     r0, c0, r1, c1 = box
@@ -274,7 +304,9 @@ def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction
     fg_model.fit(flat[(seed | fg_fixed).ravel()])
     bg_model.fit(flat[_background_samples(inbox, bg_fixed, box).ravel()])
     # Weak shape prior: the box's inscribed ellipse leans foreground, its corners background.
-    shape_cost = (shape_prior * (_ellipse_radius2((h, w), box) - 1.0)).ravel() if shape_prior else 0.0
+    shape_cost = _shape_cost((h, w), box, shape_prior, rho)
+    if extra_fg is not None:
+        shape_cost = shape_cost + extra_fg.ravel()
     p_fg, p_bg = prior_costs(prior, prior_weight)
     alpha = None
     min_size = max(4, int(0.1 * core.sum()))

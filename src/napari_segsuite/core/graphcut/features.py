@@ -6,15 +6,14 @@ that with how much light passes (section thickness, focus). Colour deconvolution
 then high in one channel, whatever its brightness. GrabCut's ``features="stain"`` uses the hematoxylin
 channel only (the nuclear stain): meant for boxes around nuclei.
 
-Also the seed of the foreground model from a nucleus channel (multichannel fluorescence, whole cells).
+Whole cells with a nucleus channel have their own features: :mod:`napari_segsuite.core.graphcut.cells`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 
-__all__ = ["FEATURES", "is_brightfield_rgb", "resolve_features", "stain_features", "nucleus_seed"]
+__all__ = ["FEATURES", "is_brightfield_rgb", "resolve_features", "stain_features"]
 
 #: Accepted values of GrabCut's ``features`` option.
 FEATURES = ("auto", "raw", "stain")
@@ -63,39 +62,3 @@ def stain_features(crop, full_scale: float) -> np.ndarray:
 
     rgb = np.clip(np.asarray(crop, np.float64) / full_scale, 0.0, 1.0)
     return rgb2hed(rgb)[..., :1]
-
-
-def nucleus_seed(channel, inbox, core):
-    """``(own, others)``: the nucleus of a nucleus channel (rows, cols) that is bright within the box's
-    ``core``, and the other bright nuclei in the box (each other cell's nucleus, not this cell).
-
-    Bright = above an Otsu threshold of the box's pixels; ``own`` is the bright part overlapping the core
-    most. Both empty when the core holds no pixel clearly brighter than the box's background (its median
-    plus 3 robust standard deviations).
-    """
-    from skimage.filters import threshold_otsu
-
-    x = np.asarray(channel, np.float64)
-    none = np.zeros_like(core), np.zeros_like(core)
-    vals = x[inbox]
-    if vals.size < 4 or np.ptp(vals) <= 0 or not core.any():
-        return none
-    t = threshold_otsu(vals)
-    bright = (x > t) & inbox
-    lab, n = ndi.label(bright)
-    overlap = np.bincount(lab[core], minlength=n + 1)
-    overlap[0] = 0
-    dim = inbox & ~bright
-    if n == 0 or overlap.max() < 4 or not dim.any():
-        return none
-    med_bg = np.median(x[dim])
-    spread = 1.4826 * np.median(np.abs(x[dim] - med_bg))
-    sizes = np.bincount(lab.ravel(), minlength=n + 1)
-    meds = ndi.median(x, lab, np.arange(1, n + 1))
-    real = np.concatenate([[False], (np.asarray(meds) - med_bg >= 3 * max(spread, 1e-9)) & (sizes[1:] >= 4)])
-    best = int(np.argmax(overlap))
-    if not real[best]:
-        return none
-    own = ndi.binary_fill_holes(lab == best)
-    others = real[lab] & (lab != best)
-    return own, others
