@@ -39,7 +39,7 @@ class FinetuneSection(Container):
         self.learn_from.tooltip = (
             "Where the round learns and is scored. The whole image: every cell of the corrected layer is taken as "
             "right. Around my edits: only the cells you deleted, added or redrew in the prediction, with a margin "
-            f"of {EDIT_MARGIN_FRACTION:g} cell diameters. A Shapes or Labels layer: only inside its shapes / "
+            f"of {EDIT_MARGIN_FRACTION:g} cell diameter. A Shapes or Labels layer: only inside its shapes / "
             "nonzero pixels.")
         self.corrected.changed.connect(lambda *_: reset_layer_choices(self.learn_from))
         self.steps = SpinBox(label="fine-tune steps", value=defaults["epochs"] * defaults["steps_per_epoch"],
