@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, FileEdit, Label, PushButton, SpinBox
 
 from . import _large
 from ._base import JobWidget
-from ._layers import ROLE_KEY, layers_of_type, prediction_input
+from ._layers import ROLE_KEY, layer_in_viewer, layers_of_type, prediction_input, unwrap
 from ._readout import figure_source
 
 __all__ = ["ModelWidget", "CONVERT_CHOICES", "SIZE_CHOICES"]
@@ -25,6 +26,8 @@ SIZE_CHOICES = [("the image's own scale", "native"), ("estimate it, rescale to t
 
 #: "colour image -> gray model" choices of the predict section: (shown text, ``convert=`` of the predictors)
 CONVERT_CHOICES = [("none (refuse)", None), ("hematoxylin (H&E)", "hematoxylin"), ("channel mean", "gray")]
+#: how many predictions the widget keeps a copy of, as they were added (for "around my edits"; the newest kept)
+KEPT_PREDICTIONS = 4
 _CONVERT_HINT = ("In this widget: choose 'hematoxylin (H&E)' or 'channel mean' in 'colour -> gray model' "
                  "(Predict section).")
 
@@ -64,6 +67,7 @@ class ModelWidget(JobWidget):
         self.checkpoint_file: Path | None = None  # the file the checkpoint was loaded from, unchanged since
         self.origin = ""
         self._viewer = viewer
+        self._predicted: list[tuple] = []  # (layer, its labels as added): 2D in-memory predictions, newest last
         self.finetune = FinetuneSection(self)
         super().__init__(viewer)
         self.load_button.changed.connect(self.load)
@@ -135,6 +139,7 @@ class ModelWidget(JobWidget):
 
     def _refresh(self, *_):
         super()._refresh()
+        self._predicted = [(lay, data) for lay, data in self._predicted if layer_in_viewer(self._viewer, lay)]
         self.finetune.refresh()
 
     def _image_layers(self, _widget=None):
@@ -220,9 +225,22 @@ class ModelWidget(JobWidget):
         return prediction_input(self._viewer, layer, False)
 
     def _add_labels(self, data, name: str, **kwargs):
-        """Add a prediction's Labels layer, marked as one (the training chooser never preselects it)."""
+        """Add a prediction's Labels layer, marked as one (the training chooser never preselects it).
+
+        A 2D in-memory prediction is also kept as added (a copy: the user paints into the layer's array), so
+        fine-tuning can find what the user changed (:meth:`prediction_of`); the newest ``KEPT_PREDICTIONS``
+        whose layers are in the viewer are kept.
+        """
         metadata = {ROLE_KEY: "prediction", "segsuite_model": self.kind}
-        return self._viewer.add_labels(data, name=name, metadata=metadata, **kwargs)
+        layer = self._viewer.add_labels(data, name=name, metadata=metadata, **kwargs)
+        if isinstance(data, np.ndarray) and data.ndim == 2:
+            self._predicted = [*self._predicted, (unwrap(layer), data.copy())][-KEPT_PREDICTIONS:]
+        return layer
+
+    def prediction_of(self, layer) -> np.ndarray | None:
+        """The labels of ``layer`` as this widget added them (before any correction), or None if not kept."""
+        target = unwrap(layer)
+        return next((data for lay, data in self._predicted if lay is target), None)
 
     def predict(self, *_):
         """Predict the chosen image (or the shown plane of a stack) in a worker; returns the worker or None.

@@ -4,6 +4,10 @@ The user predicts, corrects the labels, and asks for one short round of training
 model (``init=``) with :data:`~napari_segsuite.core.training.defaults.FINETUNE_DEFAULTS`. The same image is
 predicted before and after, and both predictions are scored against the corrections, so the round's effect is
 measured on what the user actually fixed.
+
+With a ``region`` (a mask: the objects the user edited, :func:`~napari_segsuite.core.training.edits.edited_region`,
+or an area they marked) the round learns only there (the trainers' partial labels) and is scored there
+(:func:`~napari_segsuite.core.training.regions.score_in_region`).
 """
 
 from __future__ import annotations
@@ -46,14 +50,37 @@ def _labels_of(result):
     return result[0] if isinstance(result, tuple) else result
 
 
-def _ap50(truth: np.ndarray, labels: np.ndarray) -> float:
-    from .metrics import average_precision
+def _checked_region(region, truth: np.ndarray) -> np.ndarray | None:
+    """``region`` as uint8 0/1 of the labels' shape (None stays None), holding at least one corrected cell."""
+    from .training.regions import instances_inside
 
-    return float(average_precision(truth, labels, thresholds=(0.5,))["ap"][0])
+    if region is None:
+        return None
+    region = np.asarray(region)
+    if region.dtype.kind not in "biu":
+        raise ValueError(f"the fine-tuning region must be a mask (boolean or integer, nonzero = learn there), got "
+                         f"dtype {region.dtype}.")
+    if region.shape != truth.shape:
+        raise ValueError(f"the fine-tuning region {region.shape} and the corrected labels {truth.shape} do not have "
+                         "the same shape; mark the region over the image you corrected.")
+    region = (region != 0).astype(np.uint8)
+    if not region.any():
+        raise ValueError("the fine-tuning region is empty: mark where to learn, or fine-tune on the whole image.")
+    if not instances_inside(truth, region).size:
+        raise ValueError("the corrected labels have no cell (at least half of one) inside the fine-tuning region, "
+                         "so there is nothing to learn or score there (deleting cells alone gives no example of a "
+                         "cell); fine-tune on the whole image, or mark a region that holds some correct cells too.")
+    return region
 
 
-def iter_finetune(checkpoint: dict, image, labels, *, channel_axis: int | None = None, device="auto",
-                  predict_kwargs: dict | None = None, **train_kwargs):
+def _ap50(truth: np.ndarray, labels: np.ndarray, region) -> float:
+    from .training.regions import score_in_region
+
+    return score_in_region(truth, np.asarray(labels), region)["ap50"]
+
+
+def iter_finetune(checkpoint: dict, image, labels, *, region=None, channel_axis: int | None = None,
+                  device="auto", predict_kwargs: dict | None = None, **train_kwargs):
     """Generator form of :func:`finetune`: yields :class:`Progress` (predict, train, predict), returns a dict.
 
     The training events keep the trainer's ``info`` (``epoch``, ``loss``, ``epoch_end``, ``val_ap50``) and
@@ -61,6 +88,7 @@ def iter_finetune(checkpoint: dict, image, labels, *, channel_axis: int | None =
     """
     from .labels import as_labels
     from .training.defaults import FINETUNE_DEFAULTS
+    from .training.regions import instances_inside
 
     if not isinstance(checkpoint, dict) or "kind" not in checkpoint:
         raise ValueError("no model to fine-tune: load or train one first.")
@@ -77,19 +105,22 @@ def iter_finetune(checkpoint: dict, image, labels, *, channel_axis: int | None =
     if tuple(spatial) != truth.shape:
         raise ValueError(f"the image {image.shape} and the corrected labels {truth.shape} do not have the same "
                          "shape; choose the labels predicted from this image.")
+    region = _checked_region(region, truth)
     predict_kwargs = {**(predict_kwargs or {}), "device": device}
     settings = {**FINETUNE_DEFAULTS[kind], **train_kwargs}
 
     result = yield from _staged(predict(checkpoint, image, channel_axis=channel_axis, **predict_kwargs),
                                 "before", "before")
-    before = _ap50(truth, _labels_of(result))
-    tuned = yield from _staged(train([(image, truth)], init=checkpoint, device=device, channel_axis=channel_axis,
+    before = _ap50(truth, _labels_of(result), region)
+    item = (image, truth) if region is None else (image, truth, region)
+    tuned = yield from _staged(train([item], init=checkpoint, device=device, channel_axis=channel_axis,
                                      **settings), "fine-tuning", "train")
     result = yield from _staged(predict(tuned, image, channel_axis=channel_axis, **predict_kwargs), "after",
                                 "after")
-    after = _ap50(truth, _labels_of(result))
+    after = _ap50(truth, _labels_of(result), region)
+    scored = np.unique(truth[truth > 0]).size if region is None else instances_inside(truth, region).size
     return {"checkpoint": tuned, "result": result, "before_ap50": before, "after_ap50": after,
-            "history": tuned.get("history", {}), "settings": settings}
+            "history": tuned.get("history", {}), "settings": settings, "region": region, "cells_scored": int(scored)}
 
 
 def finetune(checkpoint: dict, image, labels, **kwargs) -> dict:
@@ -103,6 +134,11 @@ def finetune(checkpoint: dict, image, labels, **kwargs) -> dict:
         The image the labels belong to, ``YX`` or ``YXC`` (with ``channel_axis``).
     labels : array_like of int
         The corrected instance labels (0 = background), the image's rows and columns.
+    region : array_like, optional
+        A mask of the labels' shape, nonzero where the labels are correct and complete (the objects the user
+        edited, :func:`~napari_segsuite.core.training.edits.edited_region`, or an area they checked). The round
+        learns only there (the item ``(image, labels, region)`` of the trainers' partial labels) and AP@0.5
+        counts the cells at least half inside it. None: the whole image.
     channel_axis : int, optional
         The image's channel axis (``-1`` for RGB).
     device : str
@@ -118,13 +154,15 @@ def finetune(checkpoint: dict, image, labels, **kwargs) -> dict:
     dict
         ``checkpoint`` (the fine-tuned model), ``result`` (its prediction of the image, as the predictor
         returns it), ``before_ap50`` / ``after_ap50`` (AP@0.5 of the prediction before and after, scored
-        against ``labels``: the image trained on, so not a held-out figure), ``history`` (the training's) and
-        ``settings`` (the training parameters used).
+        against ``labels`` inside ``region``: the image trained on, so not a held-out figure), ``history`` (the
+        training's), ``settings`` (the training parameters used), ``region`` (the uint8 mask used, or None) and
+        ``cells_scored`` (the corrected cells the AP counts).
 
     Raises
     ------
     ValueError
-        No model, an unknown model kind, empty labels, or an image and labels of different shapes.
+        No model, an unknown model kind, empty labels, an image and labels of different shapes, or a region
+        of another shape, empty, or without a corrected cell inside it.
 
     Examples
     --------
