@@ -6,14 +6,7 @@ from napari_segsuite.core import synthetic_nuclei
 from napari_segsuite.core.io import write_tiff
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_train_maskrcnn_on_a_cellpose_folder_writes_a_checkpoint(tmp_path, capsys):

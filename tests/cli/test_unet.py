@@ -24,12 +24,7 @@ def _discs(seed=0):
     return img, lab
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_train_then_predict_files_folders_and_zarr(tmp_path, capsys):

@@ -19,12 +19,7 @@ from napari_segsuite.core.training.edits import edited_region  # noqa: E402
 from napari_segsuite.core.training.regions import score_in_region  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

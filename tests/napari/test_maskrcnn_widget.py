@@ -6,14 +6,7 @@ from napari_segsuite.core import load_sample
 from napari_segsuite.core.metrics import average_precision
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_predict_with_sample_model_threaded(make_napari_viewer_proxy, qtbot, wait_job):

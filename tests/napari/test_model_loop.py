@@ -16,12 +16,7 @@ from napari_segsuite.core import load_sample  # noqa: E402
 from napari_segsuite.core.metrics import average_precision  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _ap50(gt, pred):

@@ -15,12 +15,7 @@ from napari_segsuite.core.maskrcnn.targets import masks_to_targets  # noqa: E402
 TINY = {"width": 8, "fpn_channels": 16, "representation_size": 32, "mask_head_channels": 16}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(autouse=True)

@@ -35,7 +35,7 @@ def _blob(rng, a, b, theta, wobble_amp, orders, dy, dx):
 
 
 def _place(shape, rng, diameter, n, touching, overlap, aspect_lo, wobble_amp, size_sd):
-    """Labels, per-pixel normalised radius of the winning nucleus, and per-nucleus radii."""
+    """Labels and the per-pixel normalised radius of the winning nucleus."""
     h, w = shape
     best = np.full(shape, np.inf, np.float32)
     labels = np.zeros(shape, np.int32)
@@ -71,13 +71,13 @@ def _place(shape, rng, diameter, n, touching, overlap, aspect_lo, wobble_amp, si
         labels[y0:y1, x0:x1][win] = len(centers) + 1
         centers.append((cy, cx))
         radii.append(a)
-    return labels, best, np.asarray(radii, np.float32)
+    return labels, best
 
 
 def _clean(labels, min_pixels):
     """Keep each instance's largest part, drop those under ``min_pixels``; renumber 1..N."""
     out = np.zeros_like(labels)
-    kept = []
+    n = 0
     for i, sl in enumerate(ndi.find_objects(labels), start=1):
         if sl is None:
             continue
@@ -87,9 +87,9 @@ def _clean(labels, min_pixels):
         sizes = np.bincount(cc.ravel())[1:]
         if sizes.max() < min_pixels:
             continue
-        out[sl][cc == np.argmax(sizes) + 1] = len(kept) + 1
-        kept.append(i)
-    return out, np.asarray(kept, int)
+        n += 1
+        out[sl][cc == np.argmax(sizes) + 1] = n
+    return out
 
 
 def _smooth_noise(rng, shape, sigma):
@@ -138,10 +138,10 @@ def randomized_nuclei(seed: int, shape=(256, 256), diameter: float | None = None
     area = shape[0] * shape[1]
     coverage = _loguniform(rng, 0.03, 0.55)
     n = max(1, int(round(coverage * area / (np.pi * d * d / 4))))
-    labels, radial, _ = _place(shape, rng, d, n, touching=rng.uniform(0, 0.8), overlap=rng.uniform(0, 0.25),
+    labels, radial = _place(shape, rng, d, n, touching=rng.uniform(0, 0.8), overlap=rng.uniform(0, 0.25),
                                aspect_lo=rng.uniform(0.35, 0.9), wobble_amp=rng.uniform(0, 0.12),
                                size_sd=rng.uniform(0.05, 0.35))
-    labels, kept = _clean(labels, max(3, int(0.05 * np.pi * d * d / 4)))
+    labels = _clean(labels, max(3, int(0.05 * np.pi * d * d / 4)))
     n = int(labels.max())
     inside = labels > 0
     # Per-nucleus brightness (some dim), out-of-focus and mitotic nuclei.
