@@ -79,10 +79,8 @@ class MaskRCNNWidget(ModelWidget):
         save_maskrcnn_checkpoint(path, checkpoint)
 
     def _describe(self, checkpoint: dict, source: str) -> str:
-        cfg, hist = checkpoint["config"], checkpoint.get("history", {})
-        best = hist.get("best_val_ap50")
-        return (f"{source}: {cfg['backbone']}, {cfg['in_channels']} channel(s), {cfg['num_classes'] - 1} class(es)"
-                + (f", val AP@0.5 {best:.2f}" if isinstance(best, float) else ""))
+        cfg = checkpoint["config"]  # the validation figure follows, with what it was measured on (figure_source)
+        return f"{source}: {cfg['backbone']}, {cfg['in_channels']} channel(s), {cfg['num_classes'] - 1} class(es)"
 
     def load_model(self, *_, path=None) -> bool:
         """The former name of :meth:`load`."""
