@@ -5,7 +5,8 @@ figures track regressions and the gap between synthetic and real data, they are 
 baselines (Otsu + connected components, Otsu + distance watershed, two-cluster k-means) run beside the
 models so every figure has a reference measured in the same run.
 
-Run: ``python benchmarks/real_images.py``.
+Run: ``python benchmarks/real_images.py [--unet CKPT] [--maskrcnn CKPT]`` (default: the shipped models; give
+candidates to compare them before they replace the shipped files).
 """
 
 from __future__ import annotations
@@ -57,7 +58,13 @@ EXTRA = {
 }
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--unet", type=Path, default=None, help="U-Net checkpoint (default: the shipped one)")
+    parser.add_argument("--maskrcnn", type=Path, default=None, help="Mask R-CNN checkpoint (default: shipped)")
+    args = parser.parse_args(argv)
     from napari_segsuite.core import average_precision, predict_unet, sample_path
     from napari_segsuite.core.diameter import median_diameter
     from napari_segsuite.core.io import read_image
@@ -69,7 +76,9 @@ def main() -> None:
     for name, stem in EXTRA.items():
         if Path(stem + ".tif").exists():
             sets[name] = read_image(stem + ".tif"), read_image(stem + "_masks.tif")
-    unet, mrcnn = sample_path("unet_nuclei.pt"), sample_path("maskrcnn_nuclei.pt")
+    unet = args.unet or sample_path("unet_nuclei.pt")
+    mrcnn = args.maskrcnn or sample_path("maskrcnn_nuclei.pt")
+    print(f"U-Net: {unet}\nMask R-CNN: {mrcnn}")
     for set_name, (image, ref) in sets.items():
         true_d = median_diameter(ref)
         methods = {

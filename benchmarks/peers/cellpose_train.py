@@ -28,7 +28,10 @@ The budget (``--minutes``, wall clock from the start of training, flow computati
    little warm-up);
 3. a guard: every training forward pass checks the clock, and if the machine slowed down so that the step
    would end past the deadline (at the calibrated seconds per epoch), training stops there (the weights of
-   the last completed step are used; ``stopped_by`` says ``"deadline"``).
+   the last completed step are used; ``stopped_by`` says ``"deadline"``);
+4. top-ups: if the machine sped up after calibration (a job that loaded it ended), the plan ends early; while
+   at least ``TOPUP_MIN_EPOCHS`` epochs (timed on the latest ones) fit before the deadline, ``train_seg`` is
+   called again for them (a new warm-up each time), so Cellpose uses its whole budget (``topup_epochs``).
 
 Prediction: ``model.eval`` on the test image with ``diameter`` = the median diameter of the training labels
 (Cellpose's ``utils.diameters``), i.e. the test image is rescaled by ``diam_mean / diameter`` exactly as the
@@ -58,6 +61,8 @@ BSIZE = 112
 CALIBRATION_EPOCHS = 4
 #: Seconds kept free at the end of the budget for train_seg's final model save.
 RESERVE_SECONDS = 1.0
+#: A plan that ends with this many epochs' time left is topped up by another ``train_seg`` call.
+TOPUP_MIN_EPOCHS = 10
 
 
 class _OutOfTime(Exception):
@@ -173,11 +178,29 @@ def train_from_scratch(image, masks, *, minutes: float, seed: int = 0, bsize: in
             except _OutOfTime:
                 stopped_by = "deadline"
         epochs = len(clock.stamps) - calibration
+        # Top-ups: the machine sped up after calibration and the plan ended early; train on until the deadline.
+        topups = 0
+        while stopped_by == "plan":
+            recent = np.diff(clock.stamps[-TOPUP_MIN_EPOCHS:])
+            per_epoch_now = float(np.median(recent)) if len(recent) else per_epoch
+            clock.step_seconds = per_epoch_now
+            more = int((deadline - time.perf_counter() - RESERVE_SECONDS) // per_epoch_now)
+            if more < TOPUP_MIN_EPOCHS:
+                break
+            print(f"cellpose peer: plan ended early; top-up of {more} epochs at {per_epoch_now:.2f} s per epoch",
+                  file=sys.stderr, flush=True)
+            topups += 1
+            try:
+                _train_seg(train, model.net, data, flows, more, bsize, tmp)
+            except _OutOfTime:
+                stopped_by = "deadline"
+        topup_epochs = len(clock.stamps) - calibration - epochs
         clock.remove()
     info = {
         "train_wall_s": round(time.perf_counter() - t0, 2), "train_cpu_s": round(time.process_time() - c0, 2),
-        "epochs": calibration + epochs, "calibration_epochs": calibration, "main_epochs": epochs,
-        "main_epochs_planned": planned, "seconds_per_epoch": round(per_epoch, 3), "stopped_by": stopped_by,
+        "epochs": calibration + epochs + topup_epochs, "calibration_epochs": calibration, "main_epochs": epochs,
+        "main_epochs_planned": planned, "topups": topups, "topup_epochs": topup_epochs,
+        "seconds_per_epoch": round(per_epoch, 3), "stopped_by": stopped_by,
         "bsize": bsize, "batch_size": BATCH_SIZE, "optimizer": "AdamW", "learning_rate": LEARNING_RATE,
         "weight_decay": WEIGHT_DECAY, "diam_mean": diam_mean, "diameter": round(diameter, 2), "seed": seed,
         "minutes": minutes,
