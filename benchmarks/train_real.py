@@ -22,7 +22,8 @@ and predicts the right half. The methods run strictly one after another, never s
 Ours get nothing but the data, the device and the time limit (and ``seed`` when ``--seed`` is not the default
 0), so their defaults are what is measured. Note how the budgets are kept: our trainers check the limit after
 every step and then finish the epoch's validation (seconds over); the Cellpose peer plans its epochs to end
-inside the budget, its clock including its flow computation.
+inside the budget, its clock including its flow computation, and tops the plan up with more epochs when the
+machine got faster after its calibration, so it trains until its deadline too.
 
 Measured per method: AP@0.5 and AP@0.75 on the right half (``napari_segsuite.core.metrics.evaluate_segmentation``:
 one-to-one matching at IoU > t, AP = TP / (TP + FP + FN)), the number of predicted and true objects, and the
