@@ -110,10 +110,12 @@ def prepare_training_items(data, *, channel_axis=None, normalization=None, in_ch
     return [(name, normalize_chw(block, lo, hi), lab, reg) for name, block, lab, reg, lo, hi in items], in_channels
 
 
-def _cut(labels, region, val_fraction):
-    """(axis, cut): the longer side, cut so the validation strip gets ``val_fraction`` of it (of the region's
-    pixels when there is a region); cut None when a part would be under 16 pixels or hold no region."""
-    axis = 0 if labels.shape[0] >= labels.shape[1] else 1
+def _cut(labels, region, val_fraction, axis=None):
+    """(axis, cut): the ``axis`` (default: the longer side), cut so the strip after the cut gets
+    ``val_fraction`` of it (of the region's pixels when there is a region); cut None when a part would be
+    under 16 pixels or hold no region."""
+    if axis is None:
+        axis = 0 if labels.shape[0] >= labels.shape[1] else 1
     n = labels.shape[axis]
     if region is None:
         cut = int(round(n * (1 - val_fraction)))
@@ -127,9 +129,56 @@ def _cut(labels, region, val_fraction):
     return axis, cut
 
 
+def _strips(labels, region, val_fraction):
+    """The candidate validation strips, as ``(train index, validation index)`` pairs of 2D slices: first the
+    far end of the longer side (the default), then its near end, then both ends of the shorter side."""
+    longer = 0 if labels.shape[0] >= labels.shape[1] else 1
+    out = []
+    for axis in (longer, 1 - longer):
+        for at_end in (True, False):
+            flip = (slice(None),) * axis + (slice(None, None, -1),)
+            lab, reg = (labels, region) if at_end else (labels[flip], None if region is None else region[flip])
+            _, cut = _cut(lab, reg, val_fraction, axis)
+            if cut is None:
+                continue
+            if not at_end:
+                cut = labels.shape[axis] - cut
+            first, second = (slice(None),) * axis + (slice(None, cut),), (slice(None),) * axis + (slice(cut, None),)
+            out.append((first, second) if at_end else (second, first))
+    return out
+
+
+def _cells_in(labels, region, index) -> int:
+    """How many cells (inside the region) have at least half of their pixels in ``labels[index]``."""
+    lab = labels if region is None else np.where(region, labels, 0)
+    total = np.bincount(lab.ravel())
+    part = np.bincount(lab[index].ravel(), minlength=total.size)
+    return int(np.count_nonzero((total[1:] > 0) & (2 * part[1:] >= total[1:])))
+
+
+def _choose_strip(labels, region, val_fraction):
+    """The validation strip of a single image: the default one (the far end of the longer side) unless it
+    holds under half its share of the cells (a strip in an empty part of the field, such as a scratch, would
+    score every epoch as perfect and stop training at once); then the candidate whose cell count is closest
+    to its share. None when no strip can be cut or none holds a cell."""
+    strips = _strips(labels, region, val_fraction)
+    if not strips:
+        return None
+    lab = labels if region is None else np.where(region, labels, 0)
+    n_cells = int(np.count_nonzero(np.bincount(lab.ravel())[1:]))
+    share = val_fraction * n_cells
+    counts = [_cells_in(labels, region, v) for _, v in strips]
+    if counts[0] >= 0.5 * share and counts[0] > 0:
+        return strips[0]
+    best = min(range(len(strips)), key=lambda i: (counts[i] == 0, abs(counts[i] - share), i))
+    return strips[best] if counts[best] > 0 else None
+
+
 def split_items(items, val_fraction, rng):
     """(train, validation, what is validated on): whole items when there are two or more, else a strip
-    of the single image's longer side (the training image itself when it is too small to split). With a
+    at an edge of the single image (the training image itself when it is too small to split or no strip
+    holds a cell). The strip is the far end of the longer side unless that holds under half its share of
+    the cells; then the edge strip whose cell count is closest to ``val_fraction`` of the cells. With a
     region the strip holds about ``val_fraction`` of the region's pixels, and each part keeps its piece."""
     if val_fraction <= 0:
         return items, [], None
@@ -138,11 +187,10 @@ def split_items(items, val_fraction, rng):
         n_val = min(len(items) - 1, max(1, int(round(val_fraction * len(items)))))
         return [items[i] for i in order[n_val:]], [items[i] for i in order[:n_val]], "held-out training items"
     name, image, labels, region = items[0]
-    axis, cut = _cut(labels, region, val_fraction)
-    if cut is None:  # too small to split: validate on the training image
+    strip = _choose_strip(labels, region, val_fraction)
+    if strip is None:  # too small to split, or no strip with a cell: validate on the training image
         return items, items, "training images (no held-out data)"
-    sl_t = (slice(None, cut), slice(None)) if axis == 0 else (slice(None), slice(None, cut))
-    sl_v = (slice(cut, None), slice(None)) if axis == 0 else (slice(None), slice(cut, None))
+    sl_t, sl_v = strip
     part = (lambda sl: None) if region is None else (lambda sl: region[sl])
     train = [(name, image[(slice(None),) + sl_t], labels[sl_t], part(sl_t))]
     val = [(name + "-val", image[(slice(None),) + sl_v], labels[sl_v], part(sl_v))]
