@@ -46,7 +46,7 @@ def test_an_empty_far_end_moves_the_strip_to_where_the_cells_are():
     # and the parts are the image's own pixels, cut at the same place as the labels
     if v.shape[1] == scratch.shape[1]:
         rows = slice(0, v.shape[0]) if np.array_equal(v, scratch[:v.shape[0]]) else slice(-v.shape[0], None)
-        assert np.array_equal(val[0][1], image[:, rows])
+        assert np.array_equal(v, scratch[rows]) and np.array_equal(val[0][1], image[:, rows])
     else:
         assert np.array_equal(v, scratch[:, :v.shape[1]])
         assert np.array_equal(val[0][1], image[:, :, :v.shape[1]])

@@ -148,10 +148,9 @@ def _strips(labels, region, val_fraction):
     return out
 
 
-def _cells_in(labels, region, index) -> int:
-    """How many cells (inside the region) have at least half of their pixels in ``labels[index]``."""
-    lab = labels if region is None else np.where(region, labels, 0)
-    total = np.bincount(lab.ravel())
+def _cells_in(lab, total, index) -> int:
+    """How many cells of ``lab`` (labels already masked to the region) have at least half of their pixels in
+    ``lab[index]``; ``total`` is ``np.bincount(lab.ravel())``."""
     part = np.bincount(lab[index].ravel(), minlength=total.size)
     return int(np.count_nonzero((total[1:] > 0) & (2 * part[1:] >= total[1:])))
 
@@ -165,9 +164,9 @@ def _choose_strip(labels, region, val_fraction):
     if not strips:
         return None
     lab = labels if region is None else np.where(region, labels, 0)
-    n_cells = int(np.count_nonzero(np.bincount(lab.ravel())[1:]))
-    share = val_fraction * n_cells
-    counts = [_cells_in(labels, region, v) for _, v in strips]
+    total = np.bincount(lab.ravel())
+    share = val_fraction * int(np.count_nonzero(total[1:]))
+    counts = [_cells_in(lab, total, v) for _, v in strips]
     if counts[0] >= 0.5 * share and counts[0] > 0:
         return strips[0]
     best = min(range(len(strips)), key=lambda i: (counts[i] == 0, abs(counts[i] - share), i))
