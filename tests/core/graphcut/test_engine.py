@@ -32,6 +32,28 @@ def test_grid_cut_finds_the_brute_force_minimum(seed):
     assert _energy(got, cost_fg, cost_bg, pairs) <= best + 12 * 2 / 256
 
 
+def test_grid_cut_reused_for_many_cuts_stays_optimal():
+    """GrabCut cuts the same graph once per iteration with new data costs: nothing of a cut (its flow, its
+    residual graph) may leak into the next, and each must still be the minimum."""
+    rng = np.random.default_rng(7)
+    shape = (3, 4)
+    pairs, _ = contrast_weights(rng.normal(size=shape + (1,)), gamma=2.0)
+    hard_bg = np.zeros(shape, bool)
+    hard_bg[0, 0] = True
+    cut = GridCut(shape, pairs, hard_bg=hard_bg)
+    results = []
+    for _ in range(6):
+        cost_fg, cost_bg = rng.uniform(0, 4, shape), rng.uniform(0, 4, shape)
+        got = cut.cut(cost_fg, cost_bg)
+        best = min(_energy(lab, cost_fg, cost_bg, pairs) for bits in itertools.product((0, 1), repeat=12)
+                   if not (lab := np.array(bits, bool).reshape(shape))[0, 0])
+        assert not got[0, 0]
+        assert _energy(got, cost_fg, cost_bg, pairs) <= best + 12 * 2 / 256
+        assert np.array_equal(got, GridCut(shape, pairs, hard_bg=hard_bg).cut(cost_fg, cost_bg))
+        results.append(got)
+    assert len({r.tobytes() for r in results}) > 1  # the costs really changed the cut
+
+
 def test_grid_cut_hard_constraints_fold_into_terminals():
     rng = np.random.default_rng(1)
     shape = (3, 3)

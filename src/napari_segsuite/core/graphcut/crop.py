@@ -269,6 +269,11 @@ def cut_crop(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_frac
     return mask
 
 
+def _at(cost, index):
+    """``cost[index]`` of a flat cost array, or the scalar itself (a term that is off is the scalar 0)."""
+    return cost[index] if np.ndim(cost) else cost
+
+
 def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction, shape_prior, prior=None,
          prior_weight=0.0, extra_fg=None, rho=0.0):
     """GrabCut's iterations on one crop. ``extra_fg``: a (rows, cols) cost added to foreground (or None);
@@ -308,6 +313,12 @@ def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction
     if extra_fg is not None:
         shape_cost = shape_cost + extra_fg.ravel()
     p_fg, p_bg = prior_costs(prior, prior_weight)
+    # The cut reads data costs at the free pixels only (the box, less the scribbles): the likelihoods are
+    # computed there, not over the whole crop.
+    free = np.flatnonzero(~(fg_fixed | bg_fixed).ravel())
+    x_free = flat[free]
+    fixed_fg, fixed_bg = (_at(c, free) for c in (shape_cost + p_fg, p_bg))
+    cost_fg, cost_bg = np.zeros(h * w), np.zeros(h * w)
     alpha = None
     min_size = max(4, int(0.1 * core.sum()))
     for it in range(max(1, int(n_iter))):
@@ -316,8 +327,8 @@ def _cut(crop, box, hard_fg, hard_bg, n_iter, n_components, gamma, core_fraction
                 break
             fg_model.refit(flat[alpha.ravel()])
             bg_model.refit(flat[(~alpha).ravel()])
-        cost_fg = shape_cost + p_fg - fg_model.log_likelihood(flat)
-        cost_bg = p_bg - bg_model.log_likelihood(flat)
+        cost_fg[free] = fixed_fg - fg_model.log_likelihood(x_free)
+        cost_bg[free] = fixed_bg - bg_model.log_likelihood(x_free)
         new = graph.cut(cost_fg, cost_bg)
         if new.sum() < min_size:  # the models collapsed: keep what we had
             if alpha is None:

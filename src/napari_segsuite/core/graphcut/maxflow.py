@@ -136,18 +136,21 @@ class GridCut:
         wi = np.maximum(np.rint(np.minimum(w, _MAX_COST) * _SCALE), 0).astype(np.int32)
         src, snk = n, n + 1
         nodes = np.arange(n)
-        rows = np.concatenate([p, q, np.full(n, src), nodes])
-        cols = np.concatenate([q, p, nodes, np.full(n, snk)])
-        data = np.concatenate([wi, wi, np.zeros(2 * n, np.int32)])
+        # Every edge is listed with its reverse (the terminal edges' reverses have capacity 0), rows sorted by
+        # column: scipy's maximum_flow then returns the flow with exactly this structure, so the residual is
+        # a plain difference of the data arrays (no sparse subtraction).
+        rows = np.concatenate([p, q, np.full(n, src), nodes, nodes, np.full(n, snk)])
+        cols = np.concatenate([q, p, nodes, np.full(n, snk), np.full(n, src), nodes])
+        data = np.concatenate([wi, wi, np.zeros(4 * n, np.int32)])
         order = np.lexsort((cols, rows))
-        self._data = data[order]
         inverse = np.empty_like(order)
         inverse[order] = np.arange(order.size)
         m = p.size
         self._src_pos = inverse[2 * m: 2 * m + n]
-        self._snk_pos = inverse[2 * m + n:]
-        self._indptr = np.searchsorted(rows[order], np.arange(n + 3)).astype(np.int32)
-        self._indices = cols[order].astype(np.int32)
+        self._snk_pos = inverse[2 * m + n: 2 * m + 2 * n]
+        indptr = np.searchsorted(rows[order], np.arange(n + 3)).astype(np.int32)
+        self._graph = sparse.csr_matrix((data[order], cols[order].astype(np.int32), indptr), shape=(n + 2, n + 2))
+        self._graph.has_sorted_indices = True
 
     def cut(self, cost_fg, cost_bg) -> np.ndarray:
         """Minimum-energy labelling: True where the pixel is foreground.
@@ -170,14 +173,17 @@ class GridCut:
         cf = cf[self._free] + self._extra_fg[self._free]
         cb = cb[self._free] + self._extra_bg[self._free]
         diff = np.clip(cb - cf, -_MAX_COST, _MAX_COST)  # only the difference matters
-        data = self._data.copy()
-        data[self._src_pos] = np.rint(np.maximum(diff, 0) * _SCALE)
-        data[self._snk_pos] = np.rint(np.maximum(-diff, 0) * _SCALE)
-        size = self.n + 2
-        graph = sparse.csr_matrix((data, self._indices, self._indptr), shape=(size, size))
+        graph = self._graph
+        graph.data[self._src_pos] = np.rint(np.maximum(diff, 0) * _SCALE)
+        graph.data[self._snk_pos] = np.rint(np.maximum(-diff, 0) * _SCALE)
         flow = csgraph.maximum_flow(graph, self.n, self.n + 1, method="dinic").flow
-        residual = (graph - flow).tocsr()
-        residual.data[residual.data < 0] = 0
+        if np.array_equal(flow.indptr, graph.indptr) and np.array_equal(flow.indices, graph.indices):
+            # eliminate_zeros below works in place: the residual gets its own copy of the structure
+            residual = sparse.csr_matrix((np.maximum(graph.data - flow.data, 0), graph.indices.copy(),
+                                          graph.indptr.copy()), shape=graph.shape)
+        else:  # a scipy that returns the flow in another structure: subtract as sparse matrices
+            residual = (graph - flow).tocsr()
+            residual.data[residual.data < 0] = 0
         residual.eliminate_zeros()
         reached = csgraph.breadth_first_order(residual, self.n, directed=True, return_predecessors=False)
         reached = reached[reached < self.n]

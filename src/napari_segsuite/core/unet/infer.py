@@ -50,13 +50,18 @@ def load_unet(model, device="auto"):
         net.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
         raise ValueError(f"the checkpoint's weights do not fit its configuration ({exc}).") from exc
-    return net.to(dev).eval(), ckpt, dev
+    net = net.to(dev).eval()
+    if dev.type == "cpu":  # oneDNN's convolutions run about 1.3x faster on channels-last tensors on a CPU
+        net = net.to(memory_format=torch.channels_last)
+    return net, ckpt, dev
 
 
 def _forward(net, batch: np.ndarray, dev, amp: bool) -> np.ndarray:
     import torch
 
     x = torch.from_numpy(np.ascontiguousarray(batch)).to(dev)
+    if dev.type == "cpu":
+        x = x.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         if amp and dev.type == "cuda":
             with torch.autocast("cuda", dtype=torch.float16):
