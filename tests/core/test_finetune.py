@@ -101,9 +101,10 @@ def test_a_region_reaches_the_trainer_and_the_ap_is_counted_inside_it(monkeypatc
 def test_region_refusals_say_what_to_do():
     truth = _four_cells()
     image, ck = np.zeros((40, 40), np.uint16), {"kind": "unet"}
-    with pytest.raises(ValueError, match=r"region \(20, 40\) and the corrected labels \(40, 40\)"):
+    with pytest.raises(ValueError, match=r"fine-tuning region: region mask shape \(20, 40\) does not match labels "
+                                         r"shape \(40, 40\)"):
         finetune(ck, image, truth, region=np.ones((20, 40), bool))
-    with pytest.raises(ValueError, match="region is empty"):
+    with pytest.raises(ValueError, match="fine-tuning region: the region mask is empty"):
         finetune(ck, image, truth, region=np.zeros((40, 40), np.uint8))
     with pytest.raises(ValueError, match="boolean or integer"):
         finetune(ck, image, truth, region=np.ones((40, 40), np.float32))

@@ -52,21 +52,11 @@ def _labels_of(result):
 
 def _checked_region(region, truth: np.ndarray) -> np.ndarray | None:
     """``region`` as uint8 0/1 of the labels' shape (None stays None), holding at least one corrected cell."""
+    from .dataset.items import as_region
     from .training.regions import instances_inside
 
-    if region is None:
-        return None
-    region = np.asarray(region)
-    if region.dtype.kind not in "biu":
-        raise ValueError(f"the fine-tuning region must be a mask (boolean or integer, nonzero = learn there), got "
-                         f"dtype {region.dtype}.")
-    if region.shape != truth.shape:
-        raise ValueError(f"the fine-tuning region {region.shape} and the corrected labels {truth.shape} do not have "
-                         "the same shape; mark the region over the image you corrected.")
-    region = (region != 0).astype(np.uint8)
-    if not region.any():
-        raise ValueError("the fine-tuning region is empty: mark where to learn, or fine-tune on the whole image.")
-    if not instances_inside(truth, region).size:
+    region = as_region(region, truth.shape, "the fine-tuning region")  # one rule for what a region is
+    if region is not None and not instances_inside(truth, region).size:
         raise ValueError("the corrected labels have no cell (at least half of one) inside the fine-tuning region, "
                          "so there is nothing to learn or score there (deleting cells alone gives no example of a "
                          "cell); fine-tune on the whole image, or mark a region that holds some correct cells too.")
