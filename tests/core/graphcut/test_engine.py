@@ -96,6 +96,17 @@ def test_gmm_single_component_is_the_sample_gaussian():
     assert np.allclose(gmm.log_likelihood(x), expect)
 
 
+def test_gmm_gray_mixture_log_likelihood_is_the_mixture_density():
+    """Gray images take a shortcut (no LAPACK per component): it must give the mixture's own density."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(0.2, 0.05, 400), rng.normal(0.7, 0.1, 200), rng.normal(1.5, 0.2, 100)])
+    gmm = GaussianMixture(3, variance_floor=1e-3).fit(x, n_steps=4)
+    assert len(gmm.weights) >= 2  # a real mixture, not one Gaussian
+    dens = sum(w * stats.norm(m[0], np.sqrt(c[0, 0])).pdf(x)
+               for w, m, c in zip(gmm.weights, gmm.means, gmm.covariances))
+    assert np.allclose(gmm.log_likelihood(x), np.log(dens))
+
+
 def test_gmm_separates_clusters_and_survives_identical_samples():
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(0, 0.1, (300, 2)), rng.normal(5, 0.1, (300, 2))])

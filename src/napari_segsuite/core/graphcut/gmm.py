@@ -107,16 +107,20 @@ class GaussianMixture:
         covs += self.variance_floor * np.eye(c)
         self.weights = counts / counts.sum()
         self.means, self.covariances = means, covs
-        self._inv = np.linalg.inv(covs)
-        _, logdet = np.linalg.slogdet(covs)
+        if c == 1:  # gray images: the same numbers as the general case, without LAPACK's per-call cost
+            self._inv = 1.0 / covs
+            logdet = np.log(covs[:, 0, 0])
+        else:
+            self._inv = np.linalg.inv(covs)
+            _, logdet = np.linalg.slogdet(covs)
         self._log_norm = np.log(np.maximum(self.weights, 1e-300)) - 0.5 * (logdet + c * _LOG_2PI)
 
     # -- evaluation ---------------------------------------------------------------------------------
     def _component_log_densities(self, x):
-        d = x[:, None, :] - self.means[None]  # (n, k, c)
         if x.shape[1] == 1:
-            maha = d[..., 0] ** 2 * self._inv[None, :, 0, 0]
+            maha = (x - self.means[:, 0]) ** 2 * self._inv[:, 0, 0]  # (n, 1) against (k,): (n, k)
         else:
+            d = x[:, None, :] - self.means[None]  # (n, k, c)
             maha = np.einsum("nkc,kcd,nkd->nk", d, self._inv, d)
         return self._log_norm[None] - 0.5 * maha
 
