@@ -80,8 +80,10 @@ def test_sizes_within_the_band_are_predicted_at_the_image_scale():
     seen = []
     run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 15))  # x1.33: inside
     run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 15, band=(1, 1)))
-    run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 30))  # x0.67: below x0.8
-    assert seen == [(120, 120), (160, 160), (80, 80)]
+    run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 30))  # x0.67: below x0.9
+    run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 21))  # x0.95: inside
+    run(iter_predict_at_diameter(_threshold_predictor(seen), (lab > 0) * 1.0, 20, 24))  # x0.83: shrunk
+    assert seen == [(120, 120), (160, 160), (80, 80), (120, 120), (100, 100)]
 
 
 def test_auto_diameter_refines_a_wrong_estimate_with_the_first_answer():
