@@ -17,7 +17,7 @@ from __future__ import annotations
 from magicgui.widgets import ComboBox, Container, Label, PushButton, SpinBox
 
 from napari_segsuite.core.training.defaults import FINETUNE_DEFAULTS
-from napari_segsuite.core.training.edits import EDIT_MARGIN_FRACTION
+from napari_segsuite.core.training.edits import EDIT_MARGIN_FRACTIONS
 
 from ._layers import image_data, is_prediction, labels_data, layers_of_type, reset_layer_choices, unwrap
 
@@ -39,8 +39,8 @@ class FinetuneSection(Container):
         self.learn_from.tooltip = (
             "Where the round learns and is scored. The whole image: every cell of the corrected layer is taken as "
             "right. Around my edits: only the cells you deleted, added or redrew in the prediction, with a margin "
-            f"of {EDIT_MARGIN_FRACTION:g} cell diameter. A Shapes or Labels layer: only inside its shapes / "
-            "nonzero pixels.")
+            f"of {EDIT_MARGIN_FRACTIONS[widget.kind]:g} cell diameter. A Shapes or Labels layer: only inside its "
+            "shapes / nonzero pixels.")
         self.corrected.changed.connect(lambda *_: reset_layer_choices(self.learn_from))
         self.steps = SpinBox(label="fine-tune steps", value=defaults["epochs"] * defaults["steps_per_epoch"],
                              min=1, max=10000)
@@ -99,7 +99,7 @@ class FinetuneSection(Container):
                                  f"it, and {corrected.name!r} is not one (or is a stack plane, or an older one): "
                                  "correct a prediction of this widget, or learn from the whole image or a region "
                                  "layer.")
-            region = edited_region(predicted, labels)
+            region = edited_region(predicted, labels, fraction=EDIT_MARGIN_FRACTIONS[self._host.kind])
             return region, f"around your edits ({region.mean():.0%} of the image)"
         if unwrap(choice) is unwrap(corrected):
             raise ValueError("the region layer cannot be the corrected labels themselves: choose a Shapes or Labels "

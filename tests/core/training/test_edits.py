@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from napari_segsuite.core.training.edits import EDIT_MARGIN_FRACTION, MIN_EDIT_MARGIN, edit_margin, edited_region
+from napari_segsuite.core.training.edits import (EDIT_MARGIN_FRACTION, EDIT_MARGIN_FRACTIONS, MIN_EDIT_MARGIN,
+                                                  edit_margin, edited_region)
 
 
 def _cells():
@@ -98,6 +99,18 @@ def test_default_margin_follows_the_cell_size():
     dots = np.zeros((20, 20), int)
     dots[5, 5], dots[10, 10] = 1, 2
     assert edit_margin(dots, dots) == MIN_EDIT_MARGIN
+
+
+def test_the_mask_rcnn_margin_is_half_a_diameter():
+    """Per model kind: the U-Net keeps a quarter diameter, the Mask R-CNN takes half (it lost AP at a quarter)."""
+    pred = _cells()
+    fixed = np.where(pred == 3, 0, pred)
+    d = np.sqrt(4 * 100 / np.pi)
+    assert EDIT_MARGIN_FRACTIONS["unet"] == EDIT_MARGIN_FRACTION == 0.25
+    assert edit_margin(pred, fixed, EDIT_MARGIN_FRACTIONS["maskrcnn"]) == round(0.5 * d) == 6
+    wide = edited_region(pred, fixed, fraction=EDIT_MARGIN_FRACTIONS["maskrcnn"])
+    assert np.array_equal(wide, edited_region(pred, fixed, margin=6))
+    assert wide.sum() > edited_region(pred, fixed).sum()
 
 
 def test_the_region_near_the_image_edge_is_clipped_not_wrapped():

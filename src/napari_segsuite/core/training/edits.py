@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["edited_region", "edit_margin", "EDIT_MARGIN_FRACTION", "MIN_EDIT_MARGIN"]
+__all__ = ["edited_region", "edit_margin", "EDIT_MARGIN_FRACTION", "EDIT_MARGIN_FRACTIONS", "MIN_EDIT_MARGIN"]
 
 #: the margin around the touched objects, as a fraction of the objects' median diameter. A quarter of a diameter
 #: holds an edited cell's edge with the background around it and the gap to a touching neighbour (where the border
@@ -20,6 +20,11 @@ __all__ = ["edited_region", "edit_margin", "EDIT_MARGIN_FRACTION", "MIN_EDIT_MAR
 #: images, held-out half, 2 seeds): +0.08 AP@0.5 at 0.25 diameters (the steadiest), +0.04 at 0.5, +0.05 at 1,
 #: +0.01 with no margin, -0.01 for the whole image.
 EDIT_MARGIN_FRACTION = 0.25
+#: the margin fraction by model kind. The Mask R-CNN needs more context: from the third-round shipped file, a
+#: quarter diameter lost held-out AP@0.5 on all three images tried (ndev t00 -0.07, two HeLa crops -0.43 and -0.15;
+#: 2 seeds each), half a diameter -0.09, +0.03 and +0.05, no margin -0.4 to -0.8. (The second-round file gained at
+#: both: +0.13 at a quarter, +0.13 at a half, on ndev t00.)
+EDIT_MARGIN_FRACTIONS = {"unet": EDIT_MARGIN_FRACTION, "maskrcnn": 0.5}
 #: the smallest margin, pixels (tiny or no objects)
 MIN_EDIT_MARGIN = 2
 
@@ -35,8 +40,9 @@ def _checked_pair(predicted, corrected) -> tuple[np.ndarray, np.ndarray]:
     return predicted, corrected
 
 
-def edit_margin(predicted, corrected) -> int:
-    """The default margin of :func:`edited_region`, pixels: ``EDIT_MARGIN_FRACTION`` of the median diameter.
+def edit_margin(predicted, corrected, fraction: float = EDIT_MARGIN_FRACTION) -> int:
+    """The default margin of :func:`edited_region`, pixels: ``fraction`` of the median diameter (default
+    ``EDIT_MARGIN_FRACTION``; per model kind: ``EDIT_MARGIN_FRACTIONS``).
 
     The diameter is measured on the corrected labels (the prediction's when the corrections hold no cell);
     never below ``MIN_EDIT_MARGIN``.
@@ -51,10 +57,11 @@ def edit_margin(predicted, corrected) -> int:
 
     predicted, corrected = _checked_pair(predicted, corrected)
     diameter = median_diameter(corrected) or median_diameter(predicted) or 0.0
-    return max(MIN_EDIT_MARGIN, int(round(EDIT_MARGIN_FRACTION * diameter)))
+    return max(MIN_EDIT_MARGIN, int(round(fraction * diameter)))
 
 
-def edited_region(predicted, corrected, margin: int | None = None) -> np.ndarray:
+def edited_region(predicted, corrected, margin: int | None = None,
+                  fraction: float = EDIT_MARGIN_FRACTION) -> np.ndarray:
     """The pixels of every object the user touched when correcting ``predicted`` into ``corrected``, plus a margin.
 
     Parameters
@@ -64,8 +71,11 @@ def edited_region(predicted, corrected, margin: int | None = None) -> np.ndarray
     corrected : (H, W) array of int
         The same labels after the user's corrections.
     margin : int, optional
-        Pixels added around the touched objects (a Euclidean distance). Default :func:`edit_margin`: a quarter
+        Pixels added around the touched objects (a Euclidean distance). Default :func:`edit_margin`: ``fraction``
         of the objects' median diameter, at least 2 pixels.
+    fraction : float
+        The default margin's fraction of the median diameter when ``margin`` is None: a quarter (the U-Net's);
+        ``EDIT_MARGIN_FRACTIONS[kind]`` for a model kind.
 
     Returns
     -------
@@ -97,7 +107,7 @@ def edited_region(predicted, corrected, margin: int | None = None) -> np.ndarray
 
     predicted, corrected = _checked_pair(predicted, corrected)
     if margin is None:
-        margin = edit_margin(predicted, corrected)
+        margin = edit_margin(predicted, corrected, fraction)
     if margin < 0:
         raise ValueError(f"the margin around the edits must be 0 or more pixels, got {margin}.")
     changed = predicted != corrected
