@@ -51,7 +51,7 @@ def load_unet(model, device="auto"):
     except RuntimeError as exc:
         raise ValueError(f"the checkpoint's weights do not fit its configuration ({exc}).") from exc
     net = net.to(dev).eval()
-    if dev.type == "cpu":  # oneDNN's convolutions run about 1.3x faster on channels-last tensors on a CPU
+    if dev.type == "cpu":  # channels-last convolutions: one 624x624 forward pass 1.5x faster on a CPU (architecture.md)
         net = net.to(memory_format=torch.channels_last)
     return net, ckpt, dev
 
