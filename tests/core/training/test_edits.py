@@ -113,6 +113,17 @@ def test_the_mask_rcnn_margin_is_half_a_diameter():
     assert wide.sum() > edited_region(pred, fixed).sum()
 
 
+@pytest.mark.parametrize("fraction", [float("nan"), float("inf"), -0.25, None, "half"])
+def test_a_margin_fraction_that_is_not_a_number_above_zero_is_refused(fraction):
+    pred = _cells()
+    fixed = np.where(pred == 3, 0, pred)
+    with pytest.raises(ValueError, match="fraction of a diameter must be a number >= 0"):
+        edit_margin(pred, fixed, fraction)
+    with pytest.raises(ValueError, match="fraction of a diameter"):
+        edited_region(pred, fixed, fraction=fraction)
+    assert edit_margin(pred, fixed, 0) == MIN_EDIT_MARGIN  # zero is allowed: the smallest margin
+
+
 def test_the_region_near_the_image_edge_is_clipped_not_wrapped():
     pred = np.zeros((20, 20), np.int32)
     pred[0:4, 0:4] = 1

@@ -47,6 +47,11 @@ def edit_margin(predicted, corrected, fraction: float = EDIT_MARGIN_FRACTION) ->
     The diameter is measured on the corrected labels (the prediction's when the corrections hold no cell);
     never below ``MIN_EDIT_MARGIN``.
 
+    Raises
+    ------
+    ValueError
+        A ``fraction`` that is not a finite number >= 0, or labels as :func:`edited_region` refuses them.
+
     Examples
     --------
     >>> lab = np.zeros((60, 60), int); lab[5:25, 5:25] = 1; lab[30:50, 30:50] = 2   # 20 x 20 squares
@@ -55,6 +60,13 @@ def edit_margin(predicted, corrected, fraction: float = EDIT_MARGIN_FRACTION) ->
     """
     from ..diameter import median_diameter
 
+    try:
+        ok = np.isfinite(fraction) and fraction >= 0
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"the margin's fraction of a diameter must be a number >= 0 (a quarter: 0.25), "
+                         f"got {fraction!r}.")
     predicted, corrected = _checked_pair(predicted, corrected)
     diameter = median_diameter(corrected) or median_diameter(predicted) or 0.0
     return max(MIN_EDIT_MARGIN, int(round(fraction * diameter)))
