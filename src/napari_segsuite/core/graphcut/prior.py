@@ -64,10 +64,10 @@ def _load_runner(model, device, image, channel_axis):
     """A function ``(y0, y1, x0, x1) -> probabilities of that block`` for a U-Net or a Mask R-CNN."""
     kind = None
     if isinstance(model, (str, Path)):
-        from ..unet.checkpoint import read_checkpoint_kind
+        from ..training.checkpoint import open_checkpoint
 
-        kind = read_checkpoint_kind(model)
-    elif isinstance(model, dict):
+        model = open_checkpoint(model)  # read the file once: the runners take the loaded checkpoint
+    if isinstance(model, dict):
         kind = model.get("kind")
     elif isinstance(model, tuple) and len(model) == 3:
         kind = "unet"  # (net, checkpoint, device) from napari_segsuite.core.unet.infer.load_unet
