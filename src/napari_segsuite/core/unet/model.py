@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["UNet", "build_unet", "default_config", "receptive_margin", "CONFIG_KEYS"]
+__all__ = ["UNet", "build_unet", "default_config", "receptive_margin", "fold_batch_norm", "CONFIG_KEYS"]
 
 #: keys of a model configuration (stored in checkpoints under ``"config"``)
 CONFIG_KEYS = ("in_channels", "n_classes", "base", "depth", "batch_norm", "upsample")
@@ -106,6 +106,50 @@ class UNet(nn.Module):
         for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
             x = dec(torch.cat([skip, up(x)], dim=1))
         return self.head(x)
+
+
+def fold_batch_norm(net: nn.Module) -> int:
+    """Fold every batch-norm layer that follows a convolution into it, for inference; returns how many.
+
+    In evaluation mode a batch norm is a fixed per-channel scale and shift, so the convolution before it can
+    absorb it: ``w' = w * g / sqrt(var + eps)``, ``b' = (b - mean) * g / sqrt(var + eps) + beta``, and the
+    batch norm becomes an ``nn.Identity``. The outputs agree to float rounding (1e-6 on a probability), and one
+    pass less over every feature map makes the shipped U-Net's CPU forward pass about 1.6x faster
+    (architecture.md). The network can no longer be trained or saved as a checkpoint of this configuration:
+    fold only a network built for prediction (``unet.infer.load_unet`` does).
+
+    Examples
+    --------
+    >>> net = build_unet(dict(base=4, depth=2)).eval()
+    >>> x = torch.rand(1, 1, 16, 16)
+    >>> with torch.no_grad():
+    ...     before = net(x)
+    ...     n = fold_batch_norm(net)
+    ...     after = net(x)
+    >>> n, bool(torch.allclose(before, after, atol=1e-5))
+    (10, True)
+    """
+    if net.training:
+        raise ValueError("fold batch norm only into a network in evaluation mode (net.eval()), for prediction.")
+    folded = 0
+    for block in net.modules():
+        if not isinstance(block, nn.Sequential):
+            continue
+        for i in range(len(block) - 1):
+            conv, bn = block[i], block[i + 1]
+            if not (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)):
+                continue
+            with torch.no_grad():
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+                fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                                  conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)
+                fused = fused.to(device=conv.weight.device, dtype=conv.weight.dtype)
+                fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+                fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
+            block[i], block[i + 1] = fused.eval(), nn.Identity()
+            folded += 1
+    return folded
 
 
 def receptive_margin(depth: int) -> int:
