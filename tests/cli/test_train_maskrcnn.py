@@ -24,6 +24,15 @@ def test_train_maskrcnn_on_a_cellpose_folder_writes_a_checkpoint(tmp_path, capsy
     ckpt = load_maskrcnn_checkpoint(out)
     assert ckpt["kind"] == "maskrcnn" and ckpt["config"]["width"] == 8
     assert ckpt["config"]["anchor_sizes"] == [6, 12, 24, 48, 96]
+    assert ckpt["training"]["freeze_norm"] is False
+    # fine-tuning that model with --freeze-norm keeps its batch-norm statistics
+    tuned = tmp_path / "tuned.pt"
+    assert main(["train", "maskrcnn", str(tmp_path), "-o", str(tuned), "--epochs", "1", "--steps-per-epoch", "1",
+                 "--batch-size", "2", "--crop-size", "64", "--init", str(out), "--freeze-norm", "--device", "cpu"]) == 0
+    new = load_maskrcnn_checkpoint(tuned)
+    assert new["training"]["freeze_norm"] is True
+    stats = [k for k in ckpt["state_dict"] if k.endswith("running_var")]
+    assert stats and all(np.array_equal(new["state_dict"][k].float(), ckpt["state_dict"][k].float()) for k in stats)
 
 
 def test_train_maskrcnn_user_errors_are_one_line(tmp_path, capsys):

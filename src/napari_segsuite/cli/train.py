@@ -104,6 +104,8 @@ def _add_train_maskrcnn(kinds):
                    help="resize factor inside the model (default 1)")
     p.add_argument("--pretrained", action="store_true",
                    help="start from torchvision's COCO weights (resnet50_fpn_v2, RGB; downloads once)")
+    p.add_argument("--freeze-norm", action="store_true",
+                   help="keep the batch-norm statistics of --init's model (fine-tuning on a few images)")
     p.set_defaults(func=_cmd_train_maskrcnn)
 
 
@@ -124,7 +126,7 @@ def _cmd_train_maskrcnn(args) -> int:
     if args.init is not None and config:
         raise CLIError("--init takes the model from the checkpoint: leave out --backbone, --width, "
                        "--anchor-sizes, --image-scale and --pretrained.")
-    job = iter_train_maskrcnn(args.dataset, config=config or None, **_shared(args))
+    job = iter_train_maskrcnn(args.dataset, config=config or None, freeze_norm=args.freeze_norm, **_shared(args))
     return _run_training(job, args.output)
 
 

@@ -156,7 +156,7 @@ def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fra
                         learning_rate: float = D["learning_rate"], patience: int = D["patience"],
                         device=D["device"], channel_axis: int | None = None, checkpoint_path=None, init=None,
                         time_limit: float | None = D["time_limit"], seed: int = D["seed"],
-                        save_half: bool = False):
+                        save_half: bool = False, freeze_norm: bool = D["freeze_norm"]):
     """Generator form of :func:`train_maskrcnn`: yields :class:`Progress` per step and at every epoch's end,
     returns the checkpoint.
 
@@ -166,7 +166,7 @@ def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fra
     import torch
 
     from ..device import select_device
-    from ..training.loop import iter_training_loop, optimizer_step
+    from ..training.loop import freeze_batch_norm, iter_training_loop, optimizer_step
     from ..diameter import median_diameter
     from ..training.schedule import LRSchedule
     from ..training.triton import load_torch_without_triton
@@ -205,6 +205,8 @@ def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fra
         from .model import build_maskrcnn
 
         model = build_maskrcnn(full_config).to(dev)
+    if freeze_norm:
+        freeze_batch_norm(model)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=1e-4)
@@ -214,7 +216,7 @@ def iter_train_maskrcnn(data, *, val_data=None, val_fraction: float = D["val_fra
     weights /= weights.sum()
     views = [partial_view(img, lab, reg) + (cl, reg) for img, lab, cl, reg in train_items]
     training = dict(patch_size=patch_size, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
-                    learning_rate=learning_rate, val_fraction=val_fraction, seed=seed,
+                    learning_rate=learning_rate, val_fraction=val_fraction, seed=seed, freeze_norm=bool(freeze_norm),
                     diameter=median_diameter([lab for _, lab, _, _ in train_items]))
 
     def train_step() -> float:
@@ -271,7 +273,9 @@ def train_maskrcnn(data, *, progress=None, **kwargs) -> dict:
         ``patience`` (epochs without a better validation AP@0.5 before stopping; 0, the default, never
         stops early), ``device`` ("auto"), ``channel_axis``, ``checkpoint_path`` (written atomically after
         every epoch), ``time_limit`` (wall-clock seconds; checked after every step: the current epoch
-        ends there and training stops), ``seed``, ``save_half`` (float16 weights). Defaults:
+        ends there and training stops), ``seed``, ``save_half`` (float16 weights), ``freeze_norm`` (keep the
+        backbone's batch-norm statistics as they are, :func:`~napari_segsuite.core.training.loop.freeze_batch_norm`;
+        for fine-tuning a trained model on a few images; False). Defaults:
         :data:`napari_segsuite.core.training.MASKRCNN_DEFAULTS`.
 
     Returns
