@@ -88,6 +88,18 @@ def test_cli_grabcut_with_the_sample_unet_as_prior(tmp_path, capsys):
         assert np.logical_and(labels == k, truth == i).sum() / np.logical_or(labels == k, truth == i).sum() > 0.75
     assert main(["grabcut", str(path), *boxes, "--model", str(tmp_path / "none.pt"), "-o", str(out)]) == 2
     assert "not found" in capsys.readouterr().err
+    # --prior-weight: 0 ignores the prior (what no --model gives, bit for bit); a stronger one changes the masks
+    plain, weightless, strong = tmp_path / "plain.tif", tmp_path / "w0.tif", tmp_path / "w32.tif"
+    assert main(["grabcut", str(path), *boxes, "-o", str(plain)]) == 0
+    model = ["--model", str(sample_path("unet_nuclei.pt")), "--device", "cpu"]
+    assert main(["grabcut", str(path), *boxes, *model, "--prior-weight", "0", "-o", str(weightless)]) == 0
+    assert np.array_equal(tifffile.imread(weightless), tifffile.imread(plain))
+    assert main(["grabcut", str(path), *boxes, *model, "--prior-weight", "32", "-o", str(strong)]) == 0
+    assert not np.array_equal(tifffile.imread(strong), labels)
+    capsys.readouterr()
+    assert main(["grabcut", str(path), *boxes, *model, "--prior-weight", "-1", "-o", str(strong)]) == 2
+    err = capsys.readouterr().err
+    assert "prior_weight must be >= 0" in err and len(err.strip().splitlines()) == 1
 
 
 def test_cli_grabcut_nucleus_channel_matches_the_api(tmp_path):

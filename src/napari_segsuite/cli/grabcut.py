@@ -48,6 +48,10 @@ def register(sub):
     p.add_argument("--prior", type=Path, default=None, metavar="PROB.tif",
                    help="foreground probability image in [0, 1] (e.g. from segsuite predict --probabilities), "
                         "used as the learned prior")
+    p.add_argument("--prior-weight", type=float, default=None,
+                   help="how much the prior of --model/--prior counts against the colour models (0 ignores it; "
+                        f"default {DEFAULT_PARAMS['prior_weight']:g}; stronger suits a model fine-tuned on this kind "
+                        "of image)")
     p.add_argument("--device", default="auto", help="device for --model (auto, cpu, cuda, ...)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output label image (.tif)")
     add_channel_axis_argument(p)
@@ -128,7 +132,8 @@ def _cmd_grabcut(args) -> int:
     prior = _prior(args, image, channel_axis)
     params = {k: v for k, v in (("gamma", args.gamma), ("margin", args.margin),
                                 ("min_contrast", args.min_contrast), ("features", args.features),
-                                ("nucleus_channel", args.nucleus_channel)) if v is not None}
+                                ("nucleus_channel", args.nucleus_channel), ("prior_weight", args.prior_weight))
+              if v is not None}
     masks = []
     if args.box:
         masks = run(iter_grabcut_masks(image, args.box, args.n_iter, channel_axis, trimap, prior=prior, **params),
