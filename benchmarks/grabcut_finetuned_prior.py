@@ -6,7 +6,8 @@ The shipped U-Net is fine-tuned on the left half of the real Hoechst image in ``
 model's prior, in one run. The reference labels were made by software, not people (sample_data/real/README.md):
 the figures compare the three settings on one yardstick, they are not accuracy claims.
 
-Run: ``python benchmarks/grabcut_finetuned_prior.py [--minutes 3] [--image IMG --masks MASKS] [--crop r0,c0,h,w]``
+Run: ``python benchmarks/grabcut_finetuned_prior.py [--minutes 3] [--image IMG --masks MASKS] [--crop r0,c0,h,w]
+[--prior-weights 2 8]``
 (another image: its left and right halves, as ``train_real.py`` splits them). The shipped U-Net's second round
 trained on frames t01-t09 of the default image's time-lapse, so on the default image the "shipped" row is no longer
 zero-shot; HeLa t19 (``--crop 47,245,512,512`` of the CTC frame, see ``real_images.py``) is.
@@ -41,13 +42,13 @@ def _boxes(labels, pad=4, margin=6):
     return out
 
 
-def _score(image, labels, boxes, prior):
+def _score(image, labels, boxes, prior, prior_weight=None):
     from napari_segsuite.core.graphcut import grabcut
 
     ious, empty = [], 0
     t0 = time.perf_counter()
     for i, box in boxes:
-        mask = grabcut(image, box, prior=prior)
+        mask = grabcut(image, box, prior=prior, prior_weight=prior_weight)
         truth = labels == i
         empty += int(not mask.any())
         ious.append((mask & truth).sum() / max((mask | truth).sum(), 1))
@@ -64,6 +65,8 @@ def main(argv=None) -> None:
     ap.add_argument("--image", default=str(REAL / "scratch_assay_hoechst_t00.tif"))
     ap.add_argument("--masks", default=str(REAL / "scratch_assay_hoechst_t00_masks.tif"))
     ap.add_argument("--crop", type=parse_crop, default=None, help="r0,c0,h,w: use this part of the image")
+    ap.add_argument("--prior-weights", type=float, nargs="+", default=[None],
+                    help="GrabCut's prior_weight values to score the priors with (default: GrabCut's default)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     (left_img, left_lab), (right_img, right_lab) = load_halves(args.image, args.masks, args.crop)
@@ -78,11 +81,14 @@ def main(argv=None) -> None:
           f"({train_cpu / 60:.1f} min CPU); {len(boxes)} boxes on the right half (software-made reference)")
     print(f"{'GrabCut prior':<28} {'mean IoU':>8} {'empty':>6} {'ms/box':>7}")
     regions = [b for _, b in boxes]
-    for name, prior in (("none", None),
-                        ("shipped U-Net", model_prior(shipped, right_img, regions, device="cpu")),
+    iou, empty, per_box = _score(right_img, right_lab, boxes, None)
+    print(f"{'none':<28} {iou:>8.3f} {empty:>6d} {per_box * 1e3:>7.1f}")
+    for name, prior in (("shipped U-Net", model_prior(shipped, right_img, regions, device="cpu")),
                         ("fine-tuned U-Net", model_prior(tuned, right_img, regions, device="cpu"))):
-        iou, empty, per_box = _score(right_img, right_lab, boxes, prior)
-        print(f"{name:<28} {iou:>8.3f} {empty:>6d} {per_box * 1e3:>7.1f}")
+        for weight in args.prior_weights:
+            label = name if weight is None else f"{name}, weight {weight:g}"
+            iou, empty, per_box = _score(right_img, right_lab, boxes, prior, weight)
+            print(f"{label:<28} {iou:>8.3f} {empty:>6d} {per_box * 1e3:>7.1f}")
 
 
 if __name__ == "__main__":
