@@ -1,7 +1,7 @@
 """AP against minutes of fine-tuning from the shipped models on a real image (issue 16's figure).
 
     PYTHONPATH=src python benchmarks/finetune_minutes.py [--minutes 0,1,2,4] [--methods unet,maskrcnn]
-        [--image IMG.tif --masks MASKS.tif] [--crop r0,c0,h,w] [--threads 2] [--json results.json]
+        [--image IMG.tif --masks MASKS.tif] [--crop r0,c0,h,w] [--threads 2] [--json results.json] [--freeze-norm]
 
 Each budget is its own run, as a user gets it: ``train_unet`` / ``train_maskrcnn`` with ``init=`` the shipped
 model and ``time_limit=`` the budget (so the learning-rate schedule fits the budget), trained on the left half of
@@ -61,6 +61,8 @@ def main(argv=None) -> int:
     p.add_argument("--minutes", type=parse_minutes, default=[0.0, 1.0, 2.0, 4.0], help="budgets (default 0,1,2,4)")
     p.add_argument("--methods", default="unet,maskrcnn", help="comma-separated: unet, maskrcnn")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--freeze-norm", action="store_true",
+                   help="Mask R-CNN: keep the shipped model's batch-norm statistics (as the widget's fine-tuning does)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -83,7 +85,8 @@ def main(argv=None) -> int:
             if minutes == 0:
                 run = shipped_prediction(method, test_img)
             else:
-                run = run_ours(method, (train_img, train_lab), test_img, 60.0 * minutes, None, start="shipped")
+                extra = {"freeze_norm": True} if args.freeze_norm and method == "maskrcnn" else {}
+                run = run_ours(method, (train_img, train_lab), test_img, 60.0 * minutes, None, start="shipped", **extra)
             s = score(test_lab, run["pred"])
             row = {"method": method, "minutes": minutes, **s, "steps": run["info"].get("steps"),
                    "train_wall_s": round(run["train_wall_s"], 1), "train_cpu_s": round(run["train_cpu_s"], 1),

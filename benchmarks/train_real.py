@@ -95,14 +95,16 @@ def _clock():
     return time.perf_counter(), time.process_time()
 
 
-def run_ours(method: str, train, test_image, budget_s: float, seed: int | None, start: str = "scratch") -> dict:
+def run_ours(method: str, train, test_image, budget_s: float, seed: int | None, start: str = "scratch",
+             **train_kwargs) -> dict:
     """Train one of our models with its defaults, predict the test half; timings of the training.
 
-    ``start="shipped"`` fine-tunes the shipped model instead (``init=``; its size and normalisation kept).
+    ``start="shipped"`` fine-tunes the shipped model instead (``init=``; its size and normalisation kept);
+    ``train_kwargs`` go to the trainer (e.g. ``freeze_norm=True`` for the Mask R-CNN).
     """
     from napari_segsuite.core.samples import sample_path
 
-    extra = {} if seed is None else {"seed": seed}
+    extra = dict(train_kwargs) if seed is None else {**train_kwargs, "seed": seed}
     if start == "shipped":
         extra["init"] = sample_path("unet_nuclei.pt" if method == "unet" else "maskrcnn_nuclei.pt")
     data = [train]
