@@ -172,7 +172,9 @@ def test_model_prior_from_a_checkpoint_is_used_in_the_worker(scene, wait_job, mo
         return real(*args, **kwargs)
 
     monkeypatch.setattr(prior_module, "model_prior", spy)
+    assert not widget.prior_weight.enabled and "prior_weight" not in widget._params()
     widget.use_model.value = True
+    assert widget.prior_weight.enabled and widget._params()["prior_weight"] == 2.0   # the core's default, shown
     assert widget.run() is None and "choose a model file" in widget.jobs.status
     widget.model.value = str(sample_path("unet_nuclei.pt"))
     _run(widget, wait_job)
@@ -183,6 +185,16 @@ def test_model_prior_from_a_checkpoint_is_used_in_the_worker(scene, wait_job, mo
     assert widget.last_computed == 3
     _run(widget, wait_job)
     assert widget.last_computed == 0  # the same prior: cached boxes
+    # a stronger prior weight recomputes every box, and the cuts use it
+    from napari_segsuite.core.graphcut import crop
+
+    weights, prior_costs = [], crop.prior_costs
+    monkeypatch.setattr(crop, "prior_costs", lambda prior, weight: weights.append(weight) or prior_costs(prior, weight))
+    widget.prior_weight.value = 16.0
+    _run(widget, wait_job)
+    assert widget.last_computed == 3 and weights and set(weights) == {16.0}
+    widget.use_model.value = False
+    assert not widget.prior_weight.enabled and not widget.model.enabled
 
 
 
